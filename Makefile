@@ -1,0 +1,36 @@
+# tnas-deploy: two commands do everything on a fresh machine.
+#   make demo   set up .venv (CPython 3.10, all dependencies) and run the main job on the bundled digits model
+#   make test   same set-up, then the test suite
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BUILD := build
+
+.PHONY: demo test setup bench clean
+setup: $(STAMP)
+
+# Re-install only when the declared dependencies change.
+$(STAMP): pyproject.toml scripts/find-python310.sh
+	@set -e; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+	  PY310=$$(bash scripts/find-python310.sh) || exit 1; \
+	  echo "==> creating $(VENV) with $$PY310"; \
+	  rm -rf $(VENV); "$$PY310" -m venv $(VENV); \
+	fi; \
+	echo "==> installing tnas-deploy and its dependencies into $(VENV) (first time: a few minutes, ~5 GB with torch)"; \
+	$(PY) -m pip install --quiet --upgrade pip; \
+	$(PY) -m pip install --quiet --progress-bar off -e ".[test]"; \
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@bash scripts/demo.sh
+
+test: $(STAMP)
+	@$(PY) -m pytest -q
+
+bench: $(STAMP)
+	@$(PY) benchmarks/compile_speed.py
+
+clean:
+	rm -rf $(BUILD) .pytest_cache

@@ -1,0 +1,52 @@
+"""The compiled network: quantized layers plus everything needed to run, report and trace it back."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fixed_point import NumericFormat
+from .network import Layer, ReadoutLayer, TtfsLayer
+
+
+@dataclass
+class CompiledNetwork:
+    name: str
+    steps: int                          # K, time steps per window
+    layers: list[Layer]                 # quantized, in execution order; the last one is the readout
+    fmt: NumericFormat
+    input_shape: tuple[int, ...]
+    classes: tuple[str, ...]
+    windows: dict[str, float]           # B_n of every TTFS layer (real value units)
+    window_method: str                  # "calibration" | "interval-bound"
+    genome: dict[str, Any]              # the canonical genome JSON
+    provenance: dict[str, Any]
+    profile: dict[str, Any]             # profile name, sha256 and its parsed contents (numbers with sources)
+    inputs: dict[str, Any]              # sha256 of genome, weights, calibration, profile
+    options: dict[str, Any]             # compile options (saturate, margin, ...)
+    tool_version: str
+    notes: list[dict[str, str]] = field(default_factory=list)
+    headroom: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quantization_error: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def by_id(self) -> dict[str, Layer]:
+        return {layer.id: layer for layer in self.layers}
+
+    @property
+    def readout(self) -> ReadoutLayer:
+        layer = self.layers[-1]
+        assert isinstance(layer, ReadoutLayer)
+        return layer
+
+    @property
+    def windows_used(self) -> int:
+        """Number of windows in one inference: the input's, each TTFS depth's (the readout reads at the end)."""
+        return max(layer.window for layer in self.layers) + 1
+
+    @property
+    def total_steps(self) -> int:
+        return self.windows_used * self.steps
+
+    @property
+    def ttfs_layers(self) -> list[TtfsLayer]:
+        return [layer for layer in self.layers if isinstance(layer, TtfsLayer)]

@@ -1,0 +1,154 @@
+"""`compile`: genome + weights (+ calibration data) + hardware profile -> compiled network and summary.
+
+Steps: load and validate every input -> lower to TTFS layers -> choose windows (calibration data or a
+proven interval bound) -> quantize to the profile's formats -> run the reference simulator on the
+calibration data to measure the headroom of every state variable -> fail on overflow (unless saturating).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .compiled import CompiledNetwork
+from .data import Dataset, load_dataset
+from .errors import DeployError, OverflowReport
+from .genome import Genome, load_genome
+from .io_utils import sha256_file
+from .lowering import lower
+from .fixed_point import weight_to_state
+from .network import Layer, Projection, ReadoutLayer, TtfsLayer
+from .profiles import HardwareProfile, load_profile
+from .quantize import quantize
+from .refsim import simulate
+from .summary import summarize
+from .ttfs import calibrate_windows, deltas
+from .weights import Weights, load_weights
+
+
+@dataclass
+class CompileInputs:
+    genome: Genome
+    weights: Weights
+    weights_path: Path
+    profile: HardwareProfile
+    calibration: Dataset | None
+
+
+def load_inputs(genome_path: str | Path, weights_path: str | Path | None, profile: str,
+                calibration_path: str | Path | None) -> CompileInputs:
+    genome = load_genome(genome_path)
+    path = Path(weights_path) if weights_path is not None else genome.weights_path()
+    weights = load_weights(genome, path)
+    prof = load_profile(profile)
+    calib = None
+    if calibration_path is not None:
+        calib = load_dataset(calibration_path, genome.task.input_shape, len(genome.task.classes), "--calibration")
+    return CompileInputs(genome, weights, path, prof, calib)  # type: ignore[arg-type]
+
+
+def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float | None = None,
+                    steps: int | None = None) -> CompiledNetwork:
+    genome = inputs.genome
+    K = steps if steps is not None else genome.time.steps_per_window
+    margin = margin if margin is not None else genome.time.window_margin
+    if not margin > 0:
+        raise DeployError("window margin must be > 0", None, "--margin")
+    if not (1 <= K <= 65536):
+        raise DeployError("steps per window must be between 1 and 65536", None, "--steps")
+    layers = lower(genome, inputs.weights)
+    x_cal = inputs.calibration.x if inputs.calibration is not None else None
+    windows = calibrate_windows(layers, x_cal, margin)
+    dl = deltas(layers, windows, K)
+    fmt = inputs.profile.format
+    try:
+        q = quantize(layers, dl, windows.length, K, fmt, saturate)
+    except OverflowReport as exc:
+        raise OverflowReport(exc.message, inputs.profile.path if "weight" in (exc.field or "") else genome.source,
+                             exc.field) from None
+    net = CompiledNetwork(
+        name=genome.name, steps=K, layers=q.layers, fmt=fmt, input_shape=genome.task.input_shape,
+        classes=genome.task.classes, windows=windows.length, window_method=windows.method,
+        genome=genome.to_json(), provenance=genome.provenance,
+        profile={"name": inputs.profile.name, "chip": inputs.profile.chip, "sha256": inputs.profile.sha256,
+                 "contents": inputs.profile.raw},
+        inputs={"genome": sha256_file(genome.source) if genome.source else None,
+                "weights": sha256_file(inputs.weights_path),
+                "calibration": inputs.calibration.sha256 if inputs.calibration is not None else None,
+                "profile": inputs.profile.sha256},
+        options={"saturate": saturate, "window_margin": margin, "steps_per_window": K},
+        tool_version=__version__, notes=[n.to_json() for n in q.notes],
+        quantization_error={k: round(v, 12) for k, v in q.weight_error.items()})
+    net.headroom = measure_headroom(net, layers, inputs.calibration, saturate)
+    return net
+
+
+def _worst_case(net: CompiledNetwork, layer: TtfsLayer | ReadoutLayer) -> dict[str, int]:
+    """Largest |u| and |v| any input could produce: every input spikes in the first step of the window."""
+    by_id = net.by_id
+    row: np.ndarray | float = 0.0
+    for p in layer.projections:
+        state_w = np.abs(weight_to_state(p.weight, layer.shift)).astype(np.float64)
+        row = row + Projection(p.source, p.kind, state_w, p.kernel, p.stride, p.padding).abs_row_sum(
+            by_id[p.source].shape, layer.shape)
+    u = int(np.max(row)) if np.size(row) else 0
+    if isinstance(layer, TtfsLayer):
+        # integrate: |v| <= K u; fire: v rises by the ramp until it passes the threshold (or fires at once)
+        v = max(u * net.steps, int(np.max(layer.threshold))) + layer.ramp
+    else:
+        v = u * net.steps + int(np.max(np.abs(layer.bias)))
+    return {"u": u, "v": v}
+
+
+def measure_headroom(net: CompiledNetwork, float_layers: list[Layer], calib: Dataset | None,
+                     saturate: bool) -> dict[str, dict[str, Any]]:
+    """Per layer and state variable: peak |value| (calibration and worst case) and headroom in bits."""
+    limit = net.fmt.state_max
+    peaks = simulate(net, calib.x).peaks if calib is not None else {}
+    out: dict[str, dict[str, Any]] = {}
+    for layer in net.layers:
+        if not isinstance(layer, (TtfsLayer, ReadoutLayer)):
+            continue
+        worst = _worst_case(net, layer)
+        entry: dict[str, Any] = {"limit": limit}
+        for var in ("u", "v"):
+            measured = peaks.get(layer.id, {}).get(var)
+            entry[var] = {
+                "calibration_peak": measured,
+                "worst_case": worst[var],
+                "headroom_bits": _bits(limit, measured if measured is not None else worst[var]),
+                "safe_for_all_inputs": worst[var] <= limit,
+            }
+            if measured is not None and measured > limit:
+                msg = (f"calibration data drives |{var}| to {measured}, beyond the {net.fmt.state_bits}-bit state "
+                       f"limit {limit} (by {measured / limit:.2f}x)")
+                if not saturate:
+                    raise OverflowReport(msg + "; pass --saturate to clip it (the simulators saturate, never wrap)",
+                                         None, f"layer {layer.id}: {var}")
+                net.notes.append({"layer": layer.id, "variable": var, "message": "saturated: " + msg})
+        if isinstance(layer, TtfsLayer):
+            top = int(np.max(layer.threshold)) if layer.threshold.size else 0
+            entry["threshold"] = {"max": top, "limit": net.fmt.threshold_max,
+                                  "headroom_bits": _bits(net.fmt.threshold_max, top)}
+        out[layer.id] = entry
+    return out
+
+
+def _bits(limit: int, peak: int | None) -> float | None:
+    if peak is None:
+        return None
+    if peak <= 0:
+        return float(math.log2(limit))
+    return round(math.log2(limit / peak), 2)
+
+
+def compile_files(genome_path: str | Path, weights_path: str | Path | None = None, profile: str = "loihi2",
+                  calibration_path: str | Path | None = None, saturate: bool = False,
+                  margin: float | None = None, steps: int | None = None) -> tuple[CompiledNetwork, dict[str, Any]]:
+    inputs = load_inputs(genome_path, weights_path, profile, calibration_path)
+    net = compile_network(inputs, saturate=saturate, margin=margin, steps=steps)
+    return net, summarize(net)

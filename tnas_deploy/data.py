@@ -1,0 +1,76 @@
+"""Input and calibration data: `.npz` files with `x` (samples x input shape, float in [0, 1]) and optional
+`y` (integer class labels). Every reader checks the layout and names what is wrong (docs/data.md)."""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DeployError
+from .io_utils import sha256_file
+
+
+@dataclass(frozen=True)
+class Dataset:
+    x: np.ndarray               # (N, *input_shape) float64 in [0, 1]
+    y: np.ndarray | None        # (N,) int64 class indices, or None
+    path: Path | None
+    sha256: str | None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def head(self, n: int | None) -> "Dataset":
+        if n is None:
+            return self
+        return Dataset(self.x[:n], None if self.y is None else self.y[:n], self.path, self.sha256)
+
+
+def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int | None = None,
+                 role: str = "--input") -> Dataset:
+    path = Path(path)
+    if not path.is_file():
+        raise DeployError("data file not found", path, role)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DeployError(f"not a readable .npz file ({exc}); expected arrays 'x' and optionally 'y'", path) from None
+    if "x" not in arrays:
+        raise DeployError(f"missing array; the file has {sorted(arrays)}, expected 'x' (samples x {list(input_shape)})",
+                          path, "x")
+    x = arrays["x"]
+    if x.dtype.kind not in "fiu":
+        raise DeployError(f"expected a numeric array, got dtype {x.dtype}", path, "x")
+    if tuple(x.shape[1:]) != tuple(input_shape) or x.ndim != len(input_shape) + 1:
+        raise DeployError(f"expected shape [samples, {', '.join(map(str, input_shape))}] (the genome's "
+                          f"task.input_shape), got {list(x.shape)}", path, "x")
+    if x.shape[0] == 0:
+        raise DeployError("expected at least one sample, got 0", path, "x")
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise DeployError("contains NaN or inf; expected values in [0, 1]", path, "x")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        raise DeployError(f"values span [{lo:.4g}, {hi:.4g}]; expected values in [0, 1] (scale your data)", path, "x")
+    y = None
+    if "y" in arrays:
+        y = arrays["y"]
+        if y.dtype.kind not in "iu" or y.shape != (x.shape[0],):
+            raise DeployError(f"expected integer labels of shape [{x.shape[0]}], got {y.dtype} {list(y.shape)}", path, "y")
+        y = y.astype(np.int64)
+        if n_classes is not None and (y.min() < 0 or y.max() >= n_classes):
+            raise DeployError(f"labels span [{y.min()}, {y.max()}]; expected 0..{n_classes - 1} (task.classes)", path, "y")
+    return Dataset(x, y, path, sha256_file(path))
+
+
+def save_dataset(path: str | Path, x: np.ndarray, y: np.ndarray | None = None) -> None:
+    from .io_utils import atomic_path
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            if y is None:
+                np.savez_compressed(fh, x=x)
+            else:
+                np.savez_compressed(fh, x=x, y=y)

@@ -1,0 +1,142 @@
+"""Every fixed-point rule of tnas-deploy, in one place.
+
+The reference simulator (`tnas_deploy.refsim`) and the Lava process models call these pure functions
+and nothing else for arithmetic, so the two backends agree bit for bit by construction. All state is
+int64 numpy arrays holding values of the profile's `state_bits`; saturation (never wrap-around) keeps
+them in range, and each update also reports the largest magnitude it produced *before* saturation,
+so compile-time calibration can prove that no saturation happens.
+
+The TTFS neuron (Stanojevic et al. B1 neuron, discrete time) has two phases per layer:
+
+* integrate, during the window in which its sources spike (K steps):
+      u <- sat(u + a_in)        a_in = sum of weights of the spikes arriving this step
+      v <- sat(v + u)           so a spike at step k adds its weight K - k times: v = sum_j w_j q_j
+* fire, during its own window (K steps), while it has not fired:
+      v <- sat(v + ramp)
+      spike if v > threshold    then the neuron is silent for the rest of the inference
+
+A spike at step k of a window encodes the integer value q = K - k (earlier = larger); no spike is 0.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+INT = np.int64
+
+
+@dataclass(frozen=True)
+class NumericFormat:
+    """A chip's number formats (from the hardware profile's [format] table)."""
+
+    weight_bits: int        # signed weight mantissa, sign included: |mantissa| <= 2**(weight_bits-1) - 1
+    weight_exp_min: int     # shared per-layer weight exponent range
+    weight_exp_max: int
+    input_shift: int        # synaptic input enters the state shifted left by this (Loihi: 6)
+    state_bits: int         # signed current/voltage state
+    threshold_bits: int     # unsigned threshold mantissa
+    threshold_shift: int    # threshold = mantissa << threshold_shift
+    bias_mant_bits: int     # signed bias mantissa (the TTFS ramp and readout bias use the bias register)
+    bias_exp_max: int       # bias = mantissa << exponent, exponent in [0, bias_exp_max]
+
+    @property
+    def weight_mant_max(self) -> int:
+        return 2 ** (self.weight_bits - 1) - 1
+
+    @property
+    def state_max(self) -> int:
+        return 2 ** (self.state_bits - 1) - 1
+
+    @property
+    def threshold_max(self) -> int:
+        return (2 ** self.threshold_bits - 1) << self.threshold_shift
+
+    @property
+    def bias_mant_max(self) -> int:
+        return 2 ** (self.bias_mant_bits - 1) - 1
+
+    @property
+    def shift_min(self) -> int:
+        """Smallest total left shift of a weight mantissa into the state (exponent + input shift), >= 0."""
+        return max(0, self.weight_exp_min + self.input_shift)
+
+    @property
+    def shift_max(self) -> int:
+        return self.weight_exp_max + self.input_shift
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def saturate(x: np.ndarray, bits: int) -> np.ndarray:
+    """Clip to the signed range of `bits` bits (the chip saturates; it never wraps)."""
+    lim = 2 ** (bits - 1) - 1
+    return np.clip(x, -lim, lim)
+
+
+def weight_to_state(mantissa: np.ndarray, shift: int) -> np.ndarray:
+    """A weight mantissa's contribution to the state: mantissa << (exponent + input_shift)."""
+    return np.asarray(mantissa, dtype=INT) << INT(shift)
+
+
+def bias_representable(value: int, fmt: NumericFormat) -> bool:
+    """Whether `value` can be written as mantissa << exponent in the bias register."""
+    for exp in range(fmt.bias_exp_max + 1):
+        if value % (1 << exp) == 0 and abs(value >> exp) <= fmt.bias_mant_max:
+            return True
+    return False
+
+
+# -- input encoding ---------------------------------------------------------------------------------
+
+def encode_ttfs_input(x: np.ndarray, steps: int) -> np.ndarray:
+    """Pixel values in [0, 1] -> spike step within the input window (`steps` means no spike).
+
+    q = floor(x * K + 1/2) (round half up), spike at step K - q. Computed in float64, which every backend
+    shares through this function.
+    """
+    q = np.floor(np.asarray(x, dtype=np.float64) * steps + 0.5).astype(INT)
+    q = np.clip(q, 0, steps)
+    return (steps - q).astype(INT)
+
+
+def value_of_step(step: np.ndarray, steps: int) -> np.ndarray:
+    """Spike step within a window -> integer value q = K - step (no spike, step == K, gives 0)."""
+    return (steps - np.asarray(step, dtype=INT)).astype(INT)
+
+
+# -- the TTFS neuron --------------------------------------------------------------------------------
+
+def ttfs_integrate_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, state_bits: int
+                        ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """One step of the integrate phase. Returns new (u, v) and their peak magnitudes before saturation."""
+    u_raw = u + a_in
+    u_new = saturate(u_raw, state_bits)
+    v_raw = v + u_new
+    v_new = saturate(v_raw, state_bits)
+    return u_new, v_new, _peak(u_raw), _peak(v_raw)
+
+
+def ttfs_fire_step(v: np.ndarray, fired: np.ndarray, ramp: int, threshold: np.ndarray, state_bits: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """One step of the fire phase. Returns new v, this step's spikes, the fired mask and the peak of v.
+
+    Neurons that already fired hold their state: a TTFS neuron spikes at most once.
+    """
+    active = ~fired
+    v_raw = np.where(active, v + INT(ramp), v)
+    v_new = saturate(v_raw, state_bits)
+    spikes = active & (v_new > threshold)
+    return v_new, spikes, fired | spikes, _peak(v_raw)
+
+
+def readout_value(v: np.ndarray, bias: np.ndarray, state_bits: int) -> tuple[np.ndarray, int]:
+    """The readout membrane (logits, integer): integrated input plus bias, saturated."""
+    raw = v + bias
+    return saturate(raw, state_bits), _peak(raw)
+
+
+def _peak(x: np.ndarray) -> int:
+    return int(np.max(np.abs(x))) if np.size(x) else 0

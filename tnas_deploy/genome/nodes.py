@@ -1,0 +1,358 @@
+"""Node types of the genome graph: one typed dataclass per type, a type-tag registry, shape rules.
+
+Each node validates its own values in `__post_init__`, knows the shape it produces from its inputs'
+shapes (`output_shape`) and the shapes of the weights it owns (`weight_shapes`). Graph-level checks
+(ids, edges, cycles) live in `genome.graph`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+Shape = tuple[int, ...]
+
+
+class NodeError(ValueError):
+    """A node's own values or shapes are wrong; `field` names the offending key."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A connection from node `source`; recurrent edges deliver one time step later (rate coding)."""
+
+    source: str
+    recurrent: bool = False
+
+    def to_json(self) -> str | dict[str, Any]:
+        return {"node": self.source, "recurrent": True} if self.recurrent else self.source
+
+    @staticmethod
+    def from_json(obj: str | dict[str, Any]) -> "Edge":
+        if isinstance(obj, str):
+            return Edge(obj)
+        return Edge(obj["node"], bool(obj.get("recurrent", False)))
+
+
+@dataclass(frozen=True)
+class NeuronSpec:
+    """The neuron at a node's output. Version 1 has the TTFS (Stanojevic B1, fire-once) neuron only."""
+
+    model: str = "ttfs"
+
+    MODELS: ClassVar[tuple[str, ...]] = ("ttfs",)
+
+    def __post_init__(self) -> None:
+        if self.model not in self.MODELS:
+            raise NodeError(f"unknown neuron model {self.model!r}; expected one of {list(self.MODELS)}", "neuron.model")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model}
+
+
+def _pair(value: int | list[int] | tuple[int, int], name: str, minimum: int) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or any((not isinstance(v, int)) or v < minimum for v in pair):
+        raise NodeError(f"expected an integer >= {minimum} or a pair of them, got {value!r}", name)
+    return pair  # type: ignore[return-value]
+
+
+NODE_TYPES: dict[str, type["Node"]] = {}
+
+
+def register(cls: type["Node"]) -> type["Node"]:
+    NODE_TYPES[cls.type_tag] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Node:
+    """Common part of every node: id, incoming edges, optional output neuron, free-text label."""
+
+    id: str
+    inputs: tuple[Edge, ...] = ()
+    neuron: NeuronSpec | None = None
+    label: str | None = None
+
+    type_tag: ClassVar[str] = ""
+    #: Nodes that own trainable weights (an HDF5 group in the weights file).
+    has_weights: ClassVar[bool] = False
+    #: How many forward inputs the node takes: (min, max); max None means unbounded.
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)
+    #: Whether a neuron may sit at the node's output.
+    may_spike: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        lo, hi = self.arity
+        n = len(self.forward_inputs)
+        if n < lo or (hi is not None and n > hi):
+            want = f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}"
+            raise NodeError(f"{self.type_tag} takes {want} forward input(s), got {n}", "inputs")
+        if self.neuron is not None and not self.may_spike:
+            raise NodeError(f"a {self.type_tag} node cannot carry a neuron", "neuron")
+
+    @property
+    def forward_inputs(self) -> tuple[str, ...]:
+        return tuple(e.source for e in self.inputs if not e.recurrent)
+
+    @property
+    def spiking(self) -> bool:
+        return self.neuron is not None
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        raise NotImplementedError
+
+    def weight_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        """Shapes of the tensors this node owns in the weights file (PyTorch layouts and names)."""
+        return {}
+
+    # -- (de)serialisation ----------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "type": self.type_tag}
+        if self.label is not None:
+            out["label"] = self.label
+        if self.inputs:
+            out["inputs"] = [e.to_json() for e in self.inputs]
+        if self.may_spike and self.type_tag != "readout":
+            out["neuron"] = None if self.neuron is None else self.neuron.to_json()
+        for f in fields(self):
+            if f.name in ("id", "inputs", "neuron", "label"):
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "Node":
+        kwargs: dict[str, Any] = {k: v for k, v in obj.items() if k not in ("type", "inputs", "neuron")}
+        kwargs["inputs"] = tuple(Edge.from_json(e) for e in obj.get("inputs", []))
+        neuron = obj.get("neuron")
+        kwargs["neuron"] = None if neuron is None else NeuronSpec(**neuron)
+        return cls(**kwargs)
+
+
+def _require_rank(in_shape: Shape, rank: int, what: str) -> None:
+    if len(in_shape) != rank:
+        layout = "[channels, height, width]" if rank == 3 else "[features] (insert a flatten node)"
+        raise NodeError(f"{what} expects input of shape {layout}, got {list(in_shape)}", "inputs")
+
+
+def _pool_out(size: int, kernel: int, stride: int, padding: int, what: str) -> int:
+    out = (size + 2 * padding - kernel) // stride + 1
+    if out < 1:
+        raise NodeError(f"{what}: kernel {kernel} is larger than the padded input size {size + 2 * padding}", "kernel")
+    return out
+
+
+@register
+@dataclass(frozen=True)
+class Input(Node):
+    """The network input; its shape is the task's `input_shape`."""
+
+    type_tag: ClassVar[str] = "input"
+    arity: ClassVar[tuple[int, int | None]] = (0, 0)
+    may_spike: ClassVar[bool] = False
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:  # set by the graph from the task
+        raise NodeError("the input node takes its shape from task.input_shape")
+
+
+@register
+@dataclass(frozen=True)
+class Conv2d(Node):
+    out_channels: int = 1
+    kernel: tuple[int, int] = (3, 3)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    bias: bool = True
+
+    type_tag: ClassVar[str] = "conv2d"
+    has_weights: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kernel", _pair(self.kernel, "kernel", 1))
+        object.__setattr__(self, "stride", _pair(self.stride, "stride", 1))
+        object.__setattr__(self, "padding", _pair(self.padding, "padding", 0))
+        if not isinstance(self.out_channels, int) or self.out_channels < 1:
+            raise NodeError("expected a positive integer", "out_channels")
+        super().__post_init__()
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        _require_rank(shape, 3, "conv2d")
+        h = _pool_out(shape[1], self.kernel[0], self.stride[0], self.padding[0], "conv2d")
+        w = _pool_out(shape[2], self.kernel[1], self.stride[1], self.padding[1], "conv2d")
+        return (self.out_channels, h, w)
+
+    def weight_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        shapes: dict[str, Shape] = {"weight": (self.out_channels, in_shape[0], *self.kernel)}
+        if self.bias:
+            shapes["bias"] = (self.out_channels,)
+        return shapes
+
+
+@register
+@dataclass(frozen=True)
+class Dense(Node):
+    units: int = 1
+    bias: bool = True
+
+    type_tag: ClassVar[str] = "dense"
+    has_weights: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.units, int) or self.units < 1:
+            raise NodeError("expected a positive integer", "units")
+        super().__post_init__()
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        _require_rank(shape, 1, "dense")
+        return (self.units,)
+
+    def weight_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        shapes: dict[str, Shape] = {"weight": (self.units, in_shape[0])}
+        if self.bias:
+            shapes["bias"] = (self.units,)
+        return shapes
+
+
+@register
+@dataclass(frozen=True)
+class BatchNorm(Node):
+    """Batch normalisation in inference form; folded into the preceding conv2d/dense at compile time."""
+
+    eps: float = 1e-5
+
+    type_tag: ClassVar[str] = "batchnorm"
+    has_weights: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.eps, (int, float)) or not self.eps > 0:
+            raise NodeError("expected a positive number", "eps")
+        super().__post_init__()
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+    def weight_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        c = (in_shape[0],)
+        return {"weight": c, "bias": c, "running_mean": c, "running_var": c}
+
+
+@dataclass(frozen=True)
+class _Pool2d(Node):
+    kernel: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] | None = None  # None: equal to the kernel, as in PyTorch
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kernel", _pair(self.kernel, "kernel", 1))
+        stride = self.kernel if self.stride is None else _pair(self.stride, "stride", 1)
+        object.__setattr__(self, "stride", stride)
+        super().__post_init__()
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        _require_rank(shape, 3, self.type_tag)
+        h = _pool_out(shape[1], self.kernel[0], self.stride[0], 0, self.type_tag)  # type: ignore[index]
+        w = _pool_out(shape[2], self.kernel[1], self.stride[1], 0, self.type_tag)  # type: ignore[index]
+        return (shape[0], h, w)
+
+
+@register
+@dataclass(frozen=True)
+class MaxPool2d(_Pool2d):
+    """Max-pooling; in TTFS it is the earliest spike in each window (exact, takes no time window)."""
+
+    type_tag: ClassVar[str] = "maxpool2d"
+    may_spike: ClassVar[bool] = False
+
+
+@register
+@dataclass(frozen=True)
+class AvgPool2d(_Pool2d):
+    """Average pooling; in TTFS a layer of fixed weights 1/(kh*kw) with its own window (exact: inputs >= 0)."""
+
+    type_tag: ClassVar[str] = "avgpool2d"
+
+
+@register
+@dataclass(frozen=True)
+class Flatten(Node):
+    """Reshape [C, H, W] to [C*H*W] in PyTorch (channel-major) order."""
+
+    type_tag: ClassVar[str] = "flatten"
+    may_spike: ClassVar[bool] = False
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        n = 1
+        for s in shape:
+            n *= s
+        return (n,)
+
+
+@register
+@dataclass(frozen=True)
+class Add(Node):
+    """Element-wise sum of inputs of equal shape (residual connections)."""
+
+    type_tag: ClassVar[str] = "add"
+    arity: ClassVar[tuple[int, int | None]] = (2, None)
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        if any(s != in_shapes[0] for s in in_shapes):
+            raise NodeError(f"add needs inputs of equal shape, got {[list(s) for s in in_shapes]}", "inputs")
+        return in_shapes[0]
+
+
+@register
+@dataclass(frozen=True)
+class Concat(Node):
+    """Concatenation along the first (channel or feature) axis."""
+
+    type_tag: ClassVar[str] = "concat"
+    arity: ClassVar[tuple[int, int | None]] = (2, None)
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        rest = {s[1:] for s in in_shapes}
+        if len(rest) != 1 or len({len(s) for s in in_shapes}) != 1:
+            raise NodeError(
+                f"concat needs inputs that differ only in the first axis, got {[list(s) for s in in_shapes]}", "inputs")
+        return (sum(s[0] for s in in_shapes), *in_shapes[0][1:])
+
+
+@register
+@dataclass(frozen=True)
+class Readout(Node):
+    """The network output: the membrane potential of its (non-spiking) input node, read as logits."""
+
+    mode: str = "membrane"
+
+    type_tag: ClassVar[str] = "readout"
+    may_spike: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.mode != "membrane":
+            raise NodeError(f"unknown readout mode {self.mode!r}; expected 'membrane'", "mode")
+        super().__post_init__()
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        n = 1
+        for s in shape:
+            n *= s
+        return (n,)
+
+
+def node_from_json(obj: dict[str, Any]) -> Node:
+    cls = NODE_TYPES.get(obj.get("type", ""))
+    if cls is None:
+        raise NodeError(f"unknown node type {obj.get('type')!r}; expected one of {sorted(NODE_TYPES)}", "type")
+    return cls.from_json(obj)
+
+
+__all__ = ["Edge", "NeuronSpec", "Node", "NodeError", "NODE_TYPES", "node_from_json", "Shape", "field"]

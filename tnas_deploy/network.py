@@ -1,0 +1,207 @@
+"""The lowered TTFS network: layers in execution order, each a typed dataclass, plus the linear maths of
+projections (shared by the float path and the integer reference simulator).
+
+A *layer* is what runs on the chip: the input, a population of TTFS neurons (conv2d/dense/avgpool/add,
+with batch norm folded in), a max-pool (earliest spike), a view (flatten, concat) or the readout.
+Weights are float (after lowering) or integer mantissas (after quantization); `shift` is then the
+total left shift of a mantissa into the state (weight exponent + input shift).
+
+Time: every spiking layer owns a window of K steps. The input spikes in window 0; a TTFS layer
+integrates during the window of its sources and fires in the next one. Max-pool and views take no
+window of their own. A source that spikes in an earlier window than the layer's other sources is
+delayed by whole windows (`delay_windows`), which leaves its values unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class Projection:
+    """Synapses from one source layer into a TTFS layer or the readout."""
+
+    source: str
+    kind: str                       # "dense" | "conv2d" | "avgpool2d" | "identity"
+    weight: np.ndarray              # dense (O, I); conv2d (O, C, kh, kw); avgpool2d/identity: per channel (C,)
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    delay_windows: int = 0
+
+    KINDS = ("dense", "conv2d", "avgpool2d", "identity")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"unknown projection kind {self.kind!r}")
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Linear map of a batch (B, *source_shape) in float64 (exact for integers below 2**53)."""
+        w = np.asarray(self.weight, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        if self.kind == "dense":
+            return x @ w.T
+        if self.kind == "identity":
+            return x * w.reshape((-1,) + (1,) * (x.ndim - 2))
+        if self.kind == "conv2d":
+            return conv2d(x, w, self.stride, self.padding)
+        # avgpool2d: a depthwise sum over the window with one weight per channel
+        win = _windows(x, self.kernel, self.stride, (0, 0))      # (B, C, H', W', kh, kw)
+        return win.sum(axis=(-1, -2)) * w.reshape(1, -1, 1, 1)
+
+    def fan_in(self, source_shape: Shape) -> int:
+        if self.kind == "dense":
+            return int(self.weight.shape[1])
+        if self.kind == "conv2d":
+            return int(np.prod(self.weight.shape[1:]))
+        if self.kind == "avgpool2d":
+            return self.kernel[0] * self.kernel[1]
+        return 1
+
+    def fan_out(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
+        """Synapses leaving each source neuron (shape = source_shape), counting padding and strides."""
+        if self.kind == "dense":
+            return np.full(source_shape, out_shape[0], dtype=np.int64)
+        if self.kind == "identity":
+            return np.ones(source_shape, dtype=np.int64)
+        ones = np.ones((1, *source_shape[-2:]))[:, None]          # (1, 1, H, W)
+        counts = conv_transpose_count(ones, self.kernel, self.stride,
+                                      self.padding if self.kind == "conv2d" else (0, 0), out_shape[-2:])
+        per_channel = out_shape[0] if self.kind == "conv2d" else 1
+        return np.broadcast_to(counts[0, 0] * per_channel, source_shape).astype(np.int64)
+
+    def abs_row_sum(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
+        """Per output neuron, the sum of |weight| over its synapses (upper bound ignoring padding)."""
+        w = np.abs(np.asarray(self.weight, dtype=np.float64))
+        if self.kind == "dense":
+            return w.sum(axis=1)
+        if self.kind == "conv2d":
+            per_channel = w.reshape(w.shape[0], -1).sum(axis=1)
+            return np.repeat(per_channel, int(np.prod(out_shape[1:])))
+        if self.kind == "avgpool2d":
+            per_channel = w * self.kernel[0] * self.kernel[1]
+            return np.repeat(per_channel, int(np.prod(out_shape[1:])))
+        return np.repeat(w, int(np.prod(out_shape[1:])) if len(out_shape) > 1 else 1)
+
+
+def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+             padding: tuple[int, int]) -> np.ndarray:
+    if padding != (0, 0):
+        x = np.pad(x, ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
+    win = sliding_window_view(x, kernel, axis=(2, 3))            # (B, C, H-kh+1, W-kw+1, kh, kw)
+    return win[:, :, ::stride[0], ::stride[1]]
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Cross-correlation as in PyTorch: x (B, C, H, W), w (O, C, kh, kw) -> (B, O, H', W')."""
+    win = _windows(x, (w.shape[2], w.shape[3]), stride, padding)  # (B, C, H', W', kh, kw)
+    return np.einsum("bchwij,ocij->bohw", win, w, optimize=True)
+
+
+def conv_transpose_count(ones: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                         padding: tuple[int, int], out_hw: tuple[int, ...]) -> np.ndarray:
+    """How many output positions read each input position (1, 1, H, W)."""
+    h, w = ones.shape[-2:]
+    count = np.zeros((h + 2 * padding[0], w + 2 * padding[1]))
+    for oh in range(out_hw[0]):
+        for ow in range(out_hw[1]):
+            r, c = oh * stride[0], ow * stride[1]
+            count[r:r + kernel[0], c:c + kernel[1]] += 1
+    return count[padding[0]:padding[0] + h, padding[1]:padding[1] + w][None, None]
+
+
+def max_pool_min(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """Minimum over pooling windows (max-pooling of values is min-pooling of spike steps)."""
+    return _windows(x, kernel, stride, (0, 0)).min(axis=(-1, -2))
+
+
+@dataclass
+class Layer:
+    id: str
+    shape: Shape
+    window: int
+    nodes: tuple[str, ...] = ()
+
+    kind = ""
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+
+@dataclass
+class InputLayer(Layer):
+    kind = "input"
+
+
+@dataclass
+class TtfsLayer(Layer):
+    """Fire-once TTFS neurons computing ReLU(sum of projections + bias)."""
+
+    projections: list[Projection] = field(default_factory=list)
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0))   # float, per channel
+    # set by quantization:
+    shift: int = 0
+    ramp: int = 0
+    threshold: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per channel
+    kind = "ttfs"
+
+
+@dataclass
+class MaxPoolLayer(Layer):
+    source: str = ""
+    kernel: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] = (2, 2)
+    kind = "maxpool2d"
+
+
+@dataclass
+class FlattenLayer(Layer):
+    source: str = ""
+    kind = "flatten"
+
+
+@dataclass
+class ConcatLayer(Layer):
+    sources: tuple[str, ...] = ()
+    delay_windows: tuple[int, ...] = ()
+    kind = "concat"
+
+
+@dataclass
+class ReadoutLayer(Layer):
+    """Non-spiking: its membrane after its sources' window, plus bias, is the logit vector."""
+
+    projections: list[Projection] = field(default_factory=list)
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0))   # float per output; int after quantization
+    shift: int = 0
+    scale: float = 1.0            # logit value of one state unit (after quantization)
+    kind = "readout"
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {cls.kind: cls for cls in
+                                       (InputLayer, TtfsLayer, MaxPoolLayer, FlattenLayer, ConcatLayer, ReadoutLayer)}
+
+
+def expand_per_channel(values: np.ndarray, shape: Shape) -> np.ndarray:
+    """A per-channel vector broadcast to a layer's full shape (C, H, W) or (N,)."""
+    values = np.asarray(values)
+    return values.reshape((-1,) + (1,) * (len(shape) - 1)) * np.ones(shape, dtype=values.dtype)
+
+
+def sources_of(layer: Layer) -> tuple[str, ...]:
+    if isinstance(layer, (TtfsLayer, ReadoutLayer)):
+        return tuple(p.source for p in layer.projections)
+    if isinstance(layer, (MaxPoolLayer, FlattenLayer)):
+        return (layer.source,)
+    if isinstance(layer, ConcatLayer):
+        return layer.sources
+    return ()

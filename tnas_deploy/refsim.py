@@ -1,0 +1,185 @@
+"""Integer reference simulator of a compiled TTFS network, vectorised over a batch of samples.
+
+It steps every TTFS layer through its integrate window and its fire window with the functions of
+`tnas_deploy.fixed_point` (the same ones the Lava process models call), so its spike steps, readout
+values and predictions are the bit-exact expectation for any backend.
+
+Synaptic input per step is computed for all K steps of a window at once: the one-hot spike tensor of
+each step goes through the projection in float64, which is exact for integers below 2**53 (weights are
+at most 2**(weight_bits-1+shift), fan-in times that stays far below).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .compiled import CompiledNetwork
+from .fixed_point import INT, encode_ttfs_input, readout_value, ttfs_fire_step, ttfs_integrate_step, weight_to_state
+from .network import (ConcatLayer, FlattenLayer, InputLayer, Layer, MaxPoolLayer, Projection, ReadoutLayer, TtfsLayer,
+                      expand_per_channel, max_pool_min)
+
+#: Elements of the one-hot (K x batch x source) tensor built at once; bounds memory (8 bytes each).
+CHUNK_ELEMENTS = 1 << 24
+
+COUNTS = ("spikes", "synaptic_events", "neuron_updates")
+
+
+@dataclass
+class SimResult:
+    """Per sample: spike step of every neuron (global step, -1 = none), readout, prediction, counts."""
+
+    spike_times: dict[str, np.ndarray]          # layer id -> (N, *shape) int64, for input, TTFS and max-pool layers
+    readout: np.ndarray                         # (N, classes) int64 readout membrane (logits in state units)
+    logits: np.ndarray                          # (N, classes) float64 = readout * scale
+    predictions: np.ndarray                     # (N,) int64, argmax of the readout (lowest index on ties)
+    counts: dict[str, dict[str, np.ndarray]]    # layer id -> {spikes, synaptic_events, neuron_updates} -> (N,)
+    peaks: dict[str, dict[str, int]] = field(default_factory=dict)  # layer -> {u, v}: largest |value| before saturation
+    saturated: dict[str, bool] = field(default_factory=dict)        # layer -> whether any state was clipped
+
+    @property
+    def samples(self) -> int:
+        return int(self.predictions.shape[0])
+
+
+def _synaptic_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: int) -> np.ndarray:
+    """a_in for every step of the source window: (K, B, *out_shape) int64."""
+    weight = weight_to_state(proj.weight, shift).astype(np.float64)
+    p = Projection(proj.source, proj.kind, weight, proj.kernel, proj.stride, proj.padding)
+    batch = steps_src.shape[0]
+    per_sample = int(np.prod(steps_src.shape[1:])) * steps
+    chunk = max(1, CHUNK_ELEMENTS // max(1, per_sample))
+    parts = []
+    ks = np.arange(steps).reshape((steps, 1) + (1,) * (steps_src.ndim - 1))
+    for start in range(0, batch, chunk):
+        s = steps_src[start:start + chunk]
+        onehot = (s[None] == ks).astype(np.float64)                    # (K, b, *src)
+        flat = onehot.reshape((-1,) + s.shape[1:])
+        out = p.apply(flat)
+        parts.append(out.reshape((steps, s.shape[0]) + out.shape[1:]))
+    return np.rint(np.concatenate(parts, axis=1)).astype(INT)
+
+
+def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], steps: int, state_bits: int
+               ) -> tuple[np.ndarray, int, int]:
+    a_in = 0
+    for proj in layer.projections:
+        a_in = a_in + _synaptic_input(proj, local[proj.source], steps, layer.shift)
+    if isinstance(layer, ReadoutLayer):
+        a_in = a_in.reshape(a_in.shape[:2] + (-1,))
+    u = np.zeros(a_in.shape[1:], dtype=INT)
+    v = np.zeros_like(u)
+    peak_u = peak_v = 0
+    for k in range(steps):
+        u, v, pu, pv = ttfs_integrate_step(u, v, a_in[k], state_bits)
+        peak_u, peak_v = max(peak_u, pu), max(peak_v, pv)
+    return v, peak_u, peak_v
+
+
+def _fire(layer: TtfsLayer, v: np.ndarray, steps: int, state_bits: int) -> tuple[np.ndarray, int]:
+    threshold = expand_per_channel(layer.threshold, layer.shape)
+    fired = np.zeros(v.shape, dtype=bool)
+    step = np.full(v.shape, steps, dtype=INT)
+    peak = 0
+    for k in range(steps):
+        v, spikes, fired, pv = ttfs_fire_step(v, fired, layer.ramp, threshold, state_bits)
+        step[spikes] = k
+        peak = max(peak, pv)
+    return step, peak
+
+
+def simulate(net: CompiledNetwork, x: np.ndarray, batch_size: int = 256,
+             progress: Callable[[int], None] | None = None) -> SimResult:
+    """Run samples `x` (N, *input_shape), values in [0, 1]; `progress(n)` is called after each batch of n."""
+    parts: list[SimResult] = []
+    for start in range(0, len(x), batch_size):
+        parts.append(_simulate_batch(net, x[start:start + batch_size]))
+        if progress is not None:
+            progress(len(parts[-1].predictions))
+    return _concat(parts) if parts else _simulate_batch(net, x[:0])
+
+
+def _simulate_batch(net: CompiledNetwork, x: np.ndarray) -> SimResult:
+    K = net.steps
+    bits = net.fmt.state_bits
+    n = x.shape[0]
+    local: dict[str, np.ndarray] = {}          # spike step within the layer's window, K = no spike
+    spike_times: dict[str, np.ndarray] = {}
+    counts: dict[str, dict[str, np.ndarray]] = {}
+    peaks: dict[str, dict[str, int]] = {}
+    readout = np.zeros((n, 0), dtype=INT)
+    for layer in net.layers:
+        zeros = np.zeros(n, dtype=INT)
+        if isinstance(layer, InputLayer):
+            local[layer.id] = encode_ttfs_input(x, K)
+        elif isinstance(layer, TtfsLayer):
+            v, pu, pv = _integrate(layer, local, K, bits)
+            local[layer.id], pf = _fire(layer, v, K, bits)
+            peaks[layer.id] = {"u": pu, "v": max(pv, pf)}
+        elif isinstance(layer, MaxPoolLayer):
+            local[layer.id] = max_pool_min(local[layer.source], layer.kernel, layer.stride)
+        elif isinstance(layer, FlattenLayer):
+            local[layer.id] = local[layer.source].reshape(n, -1)
+        elif isinstance(layer, ConcatLayer):
+            local[layer.id] = np.concatenate([local[s] for s in layer.sources], axis=1)
+        elif isinstance(layer, ReadoutLayer):
+            v, pu, pv = _integrate(layer, local, K, bits)
+            readout, pr = readout_value(v, expand_per_channel(layer.bias, layer.shape), bits)
+            peaks[layer.id] = {"u": pu, "v": max(pv, pr)}
+        counts[layer.id] = _counts(net, layer, local, n, K) if not isinstance(layer, InputLayer) else {
+            "spikes": _spike_count(local[layer.id], K), "synaptic_events": zeros, "neuron_updates": zeros}
+        if isinstance(layer, (InputLayer, TtfsLayer, MaxPoolLayer)):
+            s = local[layer.id]
+            spike_times[layer.id] = np.where(s < K, layer.window * K + s, -1).astype(INT)
+    saturated = {k: max(p.values()) > net.fmt.state_max for k, p in peaks.items()}
+    return SimResult(spike_times=spike_times, readout=readout, logits=readout * net.readout.scale,
+                     predictions=np.argmax(readout, axis=1).astype(INT) if readout.size else np.zeros(n, dtype=INT),
+                     counts=counts, peaks=peaks, saturated=saturated)
+
+
+def _spike_count(local: np.ndarray, steps: int) -> np.ndarray:
+    return (local < steps).reshape(local.shape[0], -1).sum(axis=1).astype(INT)
+
+
+def _counts(net: CompiledNetwork, layer: Layer, local: dict[str, np.ndarray], n: int, K: int
+            ) -> dict[str, np.ndarray]:
+    """Spikes the layer emits, synaptic events it receives (each input spike times its fan-out), neuron updates."""
+    layers = net.by_id
+    zeros = np.zeros(n, dtype=INT)
+    if isinstance(layer, (TtfsLayer, ReadoutLayer)):
+        events = zeros.copy()
+        for proj in layer.projections:
+            src = layers[proj.source]
+            fan = proj.fan_out(src.shape, layer.shape).reshape(-1)
+            spiked = (local[proj.source].reshape(n, -1) < K)
+            events = events + spiked.astype(INT) @ fan
+        # TTFS neurons are updated in both windows; the readout only integrates
+        per_neuron = 2 * K if isinstance(layer, TtfsLayer) else K
+        spikes = _spike_count(local[layer.id], K) if isinstance(layer, TtfsLayer) else zeros
+        return {"spikes": spikes, "synaptic_events": events, "neuron_updates": np.full(n, layer.size * per_neuron, INT)}
+    if isinstance(layer, MaxPoolLayer):
+        # realised as fire-once neurons that spike on their first input spike
+        events = _pool_events(local[layer.source], layer, K)
+        return {"spikes": _spike_count(local[layer.id], K), "synaptic_events": events,
+                "neuron_updates": np.full(n, layer.size * K, INT)}
+    return {"spikes": zeros, "synaptic_events": zeros, "neuron_updates": zeros}
+
+
+def _pool_events(src_local: np.ndarray, layer: MaxPoolLayer, K: int) -> np.ndarray:
+    spiked = (src_local < K).astype(np.float64)
+    p = Projection("", "avgpool2d", np.ones(spiked.shape[1]), layer.kernel, layer.stride)
+    return np.rint(p.apply(spiked).reshape(spiked.shape[0], -1).sum(axis=1)).astype(INT)
+
+
+def _concat(parts: list[SimResult]) -> SimResult:
+    first = parts[0]
+    return SimResult(
+        spike_times={k: np.concatenate([p.spike_times[k] for p in parts]) for k in first.spike_times},
+        readout=np.concatenate([p.readout for p in parts]),
+        logits=np.concatenate([p.logits for p in parts]),
+        predictions=np.concatenate([p.predictions for p in parts]),
+        counts={k: {c: np.concatenate([p.counts[k][c] for p in parts]) for c in first.counts[k]} for k in first.counts},
+        peaks={k: {v: max(p.peaks[k][v] for p in parts) for v in first.peaks[k]} for k in first.peaks},
+        saturated={k: any(p.saturated[k] for p in parts) for k in first.saturated},
+    )
