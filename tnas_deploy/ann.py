@@ -93,10 +93,10 @@ class AnnCounterpart(nn.Module):
 
 def build_ann(genome: Genome, weights: Weights | None = None, dtype: torch.dtype = torch.float32) -> AnnCounterpart:
     """The ReLU ANN of `genome`, in eval mode, with `weights` loaded if given."""
-    model = AnnCounterpart(genome)
+    model = AnnCounterpart(genome).to(dtype)     # cast first: loading float64 weights keeps full precision
     if weights is not None:
         model.load_weights(weights)
-    return model.to(dtype).eval()
+    return model.eval()
 
 
 def ann_activations(genome: Genome, weights: Weights, x: np.ndarray, batch: int = 512) -> dict[str, np.ndarray]:

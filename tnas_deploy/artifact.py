@@ -5,7 +5,7 @@ fixed ordering), so the same inputs give the same bytes.
 Layout (see docs/artifact.md):
     /                attrs: format="tnas-artifact", format_version, tool_version, name
     /meta/<key>      UTF-8 JSON text: genome, provenance, profile, inputs, options, network, summary, notes, ...
-    /arrays/<layer>/<name>   integer tensors: weights of projection i as `w<i>`, `threshold`, `bias`
+    /arrays/<layer>/<name>   integer tensors: weights of projection i as `w<i>`, `threshold`, `v_init`, `bias`
 """
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ def _layer_arrays(layer: Layer) -> dict[str, np.ndarray]:
             arrays[f"w{i}"] = w.astype(np.int16 if np.abs(w).max(initial=0) < 2 ** 15 else np.int32)
     if isinstance(layer, TtfsLayer):
         arrays["threshold"] = np.asarray(layer.threshold, dtype=np.int64)
+        arrays["v_init"] = np.asarray(layer.v_init, dtype=np.int64)
     if isinstance(layer, ReadoutLayer):
         arrays["bias"] = np.asarray(layer.bias, dtype=np.int64)
     return arrays
@@ -136,7 +137,8 @@ def _layer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Lay
                  for i, p in enumerate(spec["projections"])]
         if cls is TtfsLayer:
             return TtfsLayer(**common, projections=projs, bias=np.asarray(spec["bias_float"]), shift=spec["shift"],
-                             ramp=spec["ramp"], threshold=arrays["threshold"].astype(np.int64))
+                             ramp=spec["ramp"], threshold=arrays["threshold"].astype(np.int64),
+                             v_init=arrays["v_init"].astype(np.int64))
         return ReadoutLayer(**common, projections=projs, bias=arrays["bias"].astype(np.int64), shift=spec["shift"],
                             scale=float.fromhex(spec["scale"]))
     if cls is MaxPoolLayer:

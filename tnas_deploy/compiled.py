@@ -4,8 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fixed_point import NumericFormat
-from .network import Layer, ReadoutLayer, TtfsLayer
+import numpy as np
+
+from .fixed_point import NumericFormat, weight_to_state
+from .network import Layer, Projection, ReadoutLayer, TtfsLayer
 
 
 @dataclass
@@ -50,3 +52,26 @@ class CompiledNetwork:
     @property
     def ttfs_layers(self) -> list[TtfsLayer]:
         return [layer for layer in self.layers if isinstance(layer, TtfsLayer)]
+
+    def worst_case(self, layer: TtfsLayer | ReadoutLayer) -> dict[str, int]:
+        """Largest |u| and |v| any input could produce: every input spikes in the first step of the window."""
+        by_id = self.by_id
+        row: np.ndarray | float = 0.0
+        for p in layer.projections:
+            state_w = np.abs(weight_to_state(p.weight, layer.shift)).astype(np.float64)
+            row = row + Projection(p.source, p.kind, state_w, p.kernel, p.stride, p.padding).abs_row_sum(
+                by_id[p.source].shape, layer.shape)
+        u = int(np.max(row)) if np.size(row) else 0
+        if isinstance(layer, TtfsLayer):
+            # integrate: |v| <= |v_init| + K u; fire: v rises by the ramp until it passes the threshold
+            # (or fires at once)
+            v = max(int(np.max(np.abs(layer.v_init))) + u * self.steps, int(np.max(layer.threshold))) + layer.ramp
+        else:
+            v = u * self.steps + int(np.max(np.abs(layer.bias)))
+        return {"u": u, "v": v}
+
+    def provably_safe(self, layer: Layer) -> bool:
+        """True when no input can make this layer's state leave its format (so nothing ever saturates)."""
+        if not isinstance(layer, (TtfsLayer, ReadoutLayer)):
+            return True
+        return max(self.worst_case(layer).values()) <= self.fmt.state_max

@@ -20,8 +20,7 @@ from .errors import DeployError, OverflowReport
 from .genome import Genome, load_genome
 from .io_utils import sha256_file
 from .lowering import lower
-from .fixed_point import weight_to_state
-from .network import Layer, Projection, ReadoutLayer, TtfsLayer
+from .network import Layer, ReadoutLayer, TtfsLayer
 from .profiles import HardwareProfile, load_profile
 from .quantize import quantize
 from .refsim import simulate
@@ -56,8 +55,8 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
     genome = inputs.genome
     K = steps if steps is not None else genome.time.steps_per_window
     margin = margin if margin is not None else genome.time.window_margin
-    if not margin > 0:
-        raise DeployError("window margin must be > 0", None, "--margin")
+    if not (math.isfinite(margin) and margin > 0):
+        raise DeployError(f"expected a finite number > 0, got {margin}", genome.source, "time.window_margin / --margin")
     if not (1 <= K <= 65536):
         raise DeployError("steps per window must be between 1 and 65536", None, "--steps")
     layers = lower(genome, inputs.weights)
@@ -87,33 +86,16 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
     return net
 
 
-def _worst_case(net: CompiledNetwork, layer: TtfsLayer | ReadoutLayer) -> dict[str, int]:
-    """Largest |u| and |v| any input could produce: every input spikes in the first step of the window."""
-    by_id = net.by_id
-    row: np.ndarray | float = 0.0
-    for p in layer.projections:
-        state_w = np.abs(weight_to_state(p.weight, layer.shift)).astype(np.float64)
-        row = row + Projection(p.source, p.kind, state_w, p.kernel, p.stride, p.padding).abs_row_sum(
-            by_id[p.source].shape, layer.shape)
-    u = int(np.max(row)) if np.size(row) else 0
-    if isinstance(layer, TtfsLayer):
-        # integrate: |v| <= K u; fire: v rises by the ramp until it passes the threshold (or fires at once)
-        v = max(u * net.steps, int(np.max(layer.threshold))) + layer.ramp
-    else:
-        v = u * net.steps + int(np.max(np.abs(layer.bias)))
-    return {"u": u, "v": v}
-
-
 def measure_headroom(net: CompiledNetwork, float_layers: list[Layer], calib: Dataset | None,
                      saturate: bool) -> dict[str, dict[str, Any]]:
     """Per layer and state variable: peak |value| (calibration and worst case) and headroom in bits."""
     limit = net.fmt.state_max
-    peaks = simulate(net, calib.x).peaks if calib is not None else {}
+    peaks = simulate(net, calib.x, track_peaks=True).peaks if calib is not None else {}
     out: dict[str, dict[str, Any]] = {}
     for layer in net.layers:
         if not isinstance(layer, (TtfsLayer, ReadoutLayer)):
             continue
-        worst = _worst_case(net, layer)
+        worst = net.worst_case(layer)
         entry: dict[str, Any] = {"limit": limit}
         for var in ("u", "v"):
             measured = peaks.get(layer.id, {}).get(var)

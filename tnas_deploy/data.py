@@ -25,6 +25,8 @@ class Dataset:
     def head(self, n: int | None) -> "Dataset":
         if n is None:
             return self
+        if n < 1:   # x[:0] is empty and x[:-5] silently drops the last samples
+            raise DeployError(f"expected a number of samples >= 1, got {n}", None, "--samples")
         return Dataset(self.x[:n], None if self.y is None else self.y[:n], self.path, self.sha256)
 
 
@@ -34,7 +36,11 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
     if not path.is_file():
         raise DeployError("data file not found", path, role)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DeployError("is a single array (.npy); expected an .npz archive with arrays 'x' and optionally 'y' "
+                              "(np.savez(path, x=..., y=...))", path)
+        with loaded as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DeployError(f"not a readable .npz file ({exc}); expected arrays 'x' and optionally 'y'", path) from None

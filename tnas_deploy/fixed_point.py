@@ -8,9 +8,10 @@ so compile-time calibration can prove that no saturation happens.
 
 The TTFS neuron (Stanojevic et al. B1 neuron, discrete time) has two phases per layer:
 
+* before the inference: u = 0, v = v_init (the bias, see `tnas_deploy.quantize`)
 * integrate, during the window in which its sources spike (K steps):
       u <- sat(u + a_in)        a_in = sum of weights of the spikes arriving this step
-      v <- sat(v + u)           so a spike at step k adds its weight K - k times: v = sum_j w_j q_j
+      v <- sat(v + u)           so a spike at step k adds its weight K - k times: v = v_init + sum_j w_j q_j
 * fire, during its own window (K steps), while it has not fired:
       v <- sat(v + ramp)
       spike if v > threshold    then the neuron is silent for the rest of the inference

@@ -28,6 +28,7 @@ class _Linear:
     bias: np.ndarray          # per channel (3-D shapes) or per feature
     shape: tuple[int, ...]
     window: int               # window of its sources (after alignment)
+    flattened: bool = False   # a flatten sits between it and what follows (bias is then per neuron)
 
 
 def lower(genome: Genome, weights: Weights) -> list[Layer]:
@@ -48,9 +49,11 @@ def lower(genome: Genome, weights: Weights) -> list[Layer]:
         if src in spiking:
             return layers[spiking[src]]
         if src in pending:
+            origin = pending[src].nodes[-1] if genome.by_id[src].type_tag == "flatten" else src
+            origin = next((n for n in reversed(pending[src].nodes) if genome.by_id[n].may_spike), origin)
             raise fail(node.id, f"in TTFS coding every synapse carries spikes, but {node.type_tag} {node.id!r} receives "
-                                f"analog values from {src!r}, which has no neuron; give {src!r} (or the batchnorm "
-                                f"after it) a neuron {{\"model\": \"ttfs\"}}", "inputs")
+                                f"analog values from {src!r}, which has no neuron; give {origin!r} a neuron "
+                                f"{{\"model\": \"ttfs\"}}", "inputs")
         raise fail(node.id, f"input {src!r} cannot feed a {node.type_tag} in TTFS coding", "inputs")
 
     def aligned(sources: list[Layer]) -> tuple[int, list[int]]:
@@ -88,9 +91,9 @@ def lower(genome: Genome, weights: Weights) -> list[Layer]:
             lin = _Linear(node_id, (node_id,), [proj], bias, shape, src.window)
         elif isinstance(node, N.BatchNorm):
             src_id = srcs[0]
-            if src_id not in pending:
-                raise fail(node_id, f"a batchnorm is folded into the conv2d/dense before it, so it must directly follow one "
-                                    f"without a neuron; {src_id!r} is not such a node", "inputs")
+            if src_id not in pending or pending[src_id].flattened:
+                raise fail(node_id, f"a batchnorm is folded into the conv2d/dense/avgpool2d before it, so it must directly "
+                                    f"follow one without a neuron; {src_id!r} is not such a node", "inputs")
             if len(genome.consumers(src_id)) != 1:
                 raise fail(node_id, f"{src_id!r} feeds other nodes besides this batchnorm; folding would change them",
                            "inputs")
@@ -124,7 +127,7 @@ def lower(genome: Genome, weights: Weights) -> list[Layer]:
             if srcs[0] in pending:   # flattening a membrane that the readout will read
                 lin = pending.pop(srcs[0])
                 pending[node_id] = _Linear(lin.first, lin.nodes + (node_id,), lin.projections,
-                                           _per_neuron(lin.bias, lin.shape), shape, lin.window)
+                                           _per_neuron(lin.bias, lin.shape), shape, lin.window, flattened=True)
                 continue
             src = spike_source(node, srcs[0])
             layers[node_id] = FlattenLayer(id=node_id, shape=shape, window=src.window, nodes=(node_id,), source=src.id)

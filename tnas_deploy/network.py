@@ -39,10 +39,11 @@ class Projection:
         if self.kind not in self.KINDS:
             raise ValueError(f"unknown projection kind {self.kind!r}")
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """Linear map of a batch (B, *source_shape) in float64 (exact for integers below 2**53)."""
-        w = np.asarray(self.weight, dtype=np.float64)
-        x = np.asarray(x, dtype=np.float64)
+    def apply(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """Linear map of a batch (B, *source_shape); exact for integer data whose partial sums stay below
+        2**53 (float64) or 2**24 (float32)."""
+        w = np.asarray(self.weight, dtype=dtype)
+        x = np.asarray(x, dtype=dtype)
         if self.kind == "dense":
             return x @ w.T
         if self.kind == "identity":
@@ -97,9 +98,12 @@ def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
-    """Cross-correlation as in PyTorch: x (B, C, H, W), w (O, C, kh, kw) -> (B, O, H', W')."""
-    win = _windows(x, (w.shape[2], w.shape[3]), stride, padding)  # (B, C, H', W', kh, kw)
-    return np.einsum("bchwij,ocij->bohw", win, w, optimize=True)
+    """Cross-correlation as in PyTorch: x (B, C, H, W), w (O, C, kh, kw) -> (B, O, H', W') (im2col + BLAS)."""
+    win = _windows(x, (w.shape[2], w.shape[3]), stride, padding)  # (B, C, H', W', kh, kw), a view
+    b, c, h, wd, kh, kw = win.shape
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(b * h * wd, c * kh * kw)
+    out = cols @ w.reshape(w.shape[0], -1).T                       # (B*H'*W', O)
+    return out.reshape(b, h, wd, -1).transpose(0, 3, 1, 2)
 
 
 def conv_transpose_count(ones: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
@@ -152,6 +156,7 @@ class TtfsLayer(Layer):
     shift: int = 0
     ramp: int = 0
     threshold: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per channel
+    v_init: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))     # per channel: holds the bias
     kind = "ttfs"
 
 

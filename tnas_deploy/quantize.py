@@ -8,8 +8,10 @@ Per TTFS layer n (own step Delta_n, sources' steps Delta_j):
   s = exponent + input_shift is the smallest that fits the largest weight (full mantissa precision);
   rho starts at threshold_shift + RAMP_PRECISION_BITS (so rounding the threshold to its register costs
   at most 1/2**(RAMP_PRECISION_BITS+1) of a step) and moves only to keep s inside the exponent range;
-* the threshold encodes the bias: fire when v >= r (K + 1/2 - D_i / Delta_n), stored as the register
-  value t with `v > t`, rounded to a multiple of 2**threshold_shift.
+* the bias D_i is the membrane's initial value, v_init = round(r D_i / Delta_n) (so it is exact to half a
+  state unit and may be negative); the neuron fires when v >= r (K + 1/2), one threshold per layer,
+  stored as a register value t (multiple of 2**threshold_shift) with `v > t`; the difference is folded
+  into v_init exactly.
 
 The readout's logits are v * scale with v = sum m q << s + bias; the shift is chosen as large as the
 bias register allows (finest scale). Anything that does not fit raises `OverflowReport` naming the layer
@@ -92,26 +94,31 @@ def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float
     if not bias_representable(ramp, fmt):
         raise OverflowReport(f"ramp {ramp} does not fit the bias register ({fmt.bias_mant_bits}-bit mantissa, "
                              f"exponent <= {fmt.bias_exp_max})", None, f"layer {layer.id}: ramp")
-    # threshold register t: fire when v > t  <=>  v >= ceil(r (K + 1/2 - D / Delta))
-    level = ramp * (steps + 0.5 - np.asarray(layer.bias, dtype=np.float64) / delta_own)
-    t = np.ceil(level) - 1
+    # Fire when the true membrane v >= L = ceil(r (K + 1/2)): the discrete-time rounding rule (module doc).
+    # The register compares v > t with t a multiple of 2**threshold_shift; the difference L - 1 - t is
+    # folded into the initial membrane together with the bias: v_init = round(r D / Delta) - (L - 1 - t).
+    level = math.ceil(ramp * (steps + 0.5))
     unit = 1 << fmt.threshold_shift
-    threshold = (np.floor((t + unit / 2) / unit) * unit)
-    lo, hi = 0, fmt.threshold_max
-    bad = (threshold < lo) | (threshold > hi)
+    t = ((level - 1) // unit) * unit
+    if t > fmt.threshold_max:
+        raise OverflowReport(f"threshold {t} needs more than the {fmt.threshold_bits}-bit register ({fmt.threshold_max}); "
+                             f"use fewer steps per window", None, f"layer {layer.id}: threshold")
+    v_init = np.floor(ramp * np.asarray(layer.bias, dtype=np.float64) / delta_own + 0.5) - (level - 1 - t)
+    bad = np.abs(v_init) > fmt.state_max
     if np.any(bad):
         worst = int(np.flatnonzero(bad)[0])
-        msg = (f"threshold {threshold[worst]:.0f} of channel {worst} is outside [0, {hi}] "
-               f"({int(bad.sum())} of {bad.size} channels; bias {float(layer.bias[worst]):.4g} vs window {window:.4g})")
+        msg = (f"bias {float(layer.bias[worst]):.4g} of channel {worst} is {abs(float(layer.bias[worst])) / delta_own:.4g} "
+               f"steps of the window, more than the {fmt.state_bits}-bit membrane holds ({int(bad.sum())} of "
+               f"{bad.size} channels)")
         if not saturate:
-            raise OverflowReport(msg + "; pass --saturate to clip it", None, f"layer {layer.id}: threshold")
-        notes.append(QuantNote(layer.id, "threshold", "saturated: " + msg))
-        threshold = np.clip(threshold, lo, hi)
+            raise OverflowReport(msg + "; pass --saturate to clip it", None, f"layer {layer.id}: bias")
+        notes.append(QuantNote(layer.id, "bias", "saturated: " + msg))
+        v_init = np.clip(v_init, -fmt.state_max, fmt.state_max)
     q = TtfsLayer(id=layer.id, shape=layer.shape, window=layer.window, nodes=layer.nodes,
                   projections=[Projection(p.source, p.kind, m, p.kernel, p.stride, p.padding, p.delay_windows)
                                for p, m in zip(layer.projections, mants)],
                   bias=np.asarray(layer.bias, dtype=np.float64), shift=shift, ramp=ramp,
-                  threshold=threshold.astype(INT))
+                  threshold=np.full(layer.channels, t, dtype=INT), v_init=v_init.astype(INT))
     return q, _relative_error(scaled, mants, ramp, shift)
 
 

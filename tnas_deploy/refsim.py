@@ -43,10 +43,20 @@ class SimResult:
         return int(self.predictions.shape[0])
 
 
-def _synaptic_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: int) -> np.ndarray:
-    """a_in for every step of the source window: (K, B, *out_shape) int64."""
-    weight = weight_to_state(proj.weight, shift).astype(np.float64)
-    p = Projection(proj.source, proj.kind, weight, proj.kernel, proj.stride, proj.padding)
+def _exact_dtype(proj: Projection, src_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> type:
+    """float32 when every partial sum of mantissas is an integer below 2**24 (exact), else float64."""
+    bound = float(np.max(proj.abs_row_sum(src_shape, out_shape), initial=0.0))
+    return np.float32 if bound < 2 ** 24 else np.float64
+
+
+def _synaptic_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: int, out_shape: tuple[int, ...]
+                    ) -> np.ndarray:
+    """a_in for every step of the source window: (K, B, *out_shape) int64.
+
+    The one-hot spike tensor of each step goes through the projection's mantissas (exact, see
+    `_exact_dtype`); the shift into the state is applied afterwards in int64 (`weight_to_state`).
+    """
+    dtype = _exact_dtype(proj, steps_src.shape[1:], out_shape)
     batch = steps_src.shape[0]
     per_sample = int(np.prod(steps_src.shape[1:])) * steps
     chunk = max(1, CHUNK_ELEMENTS // max(1, per_sample))
@@ -54,22 +64,40 @@ def _synaptic_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: 
     ks = np.arange(steps).reshape((steps, 1) + (1,) * (steps_src.ndim - 1))
     for start in range(0, batch, chunk):
         s = steps_src[start:start + chunk]
-        onehot = (s[None] == ks).astype(np.float64)                    # (K, b, *src)
-        flat = onehot.reshape((-1,) + s.shape[1:])
-        out = p.apply(flat)
+        onehot = (s[None] == ks).astype(dtype)                          # (K, b, *src)
+        out = proj.apply(onehot.reshape((-1,) + s.shape[1:]), dtype)
         parts.append(out.reshape((steps, s.shape[0]) + out.shape[1:]))
-    return np.rint(np.concatenate(parts, axis=1)).astype(INT)
+    return weight_to_state(np.rint(np.concatenate(parts, axis=1)), shift)
 
 
-def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], steps: int, state_bits: int
-               ) -> tuple[np.ndarray, int, int]:
+def _closed_form_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: int,
+                       out_shape: tuple[int, ...]) -> np.ndarray:
+    """v after the integrate window when nothing can saturate: sum_j w_j q_j (q = K - step), exactly."""
+    q = (steps - steps_src)
+    dtype = np.float64 if float(np.max(proj.abs_row_sum(steps_src.shape[1:], out_shape), initial=0.0)) * steps \
+        < 2 ** 53 else None
+    if dtype is None:  # pragma: no cover - needs fan-in x K x 2**(weight bits) beyond 2**53
+        raise OverflowError("closed form not exact; use the stepwise path")
+    return weight_to_state(np.rint(proj.apply(q, dtype)), shift)
+
+
+def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], steps: int, state_bits: int,
+               stepwise: bool) -> tuple[np.ndarray, int, int]:
+    """The integrate window from v = v_init (0 for the readout). Stepwise: `ttfs_integrate_step` K times
+    (exact, tracks peaks, saturates). Otherwise (only for layers whose worst case provably fits the state)
+    its closed form, v = v_init + sum w q."""
+    v0 = expand_per_channel(layer.v_init, layer.shape) if isinstance(layer, TtfsLayer) else 0
+    if not stepwise:
+        v = v0 + sum(_closed_form_input(p, local[p.source], steps, layer.shift, layer.shape) for p in layer.projections)
+        v = v.reshape(v.shape[0], -1) if isinstance(layer, ReadoutLayer) else v
+        return v, -1, -1
     a_in = 0
     for proj in layer.projections:
-        a_in = a_in + _synaptic_input(proj, local[proj.source], steps, layer.shift)
+        a_in = a_in + _synaptic_input(proj, local[proj.source], steps, layer.shift, layer.shape)
     if isinstance(layer, ReadoutLayer):
         a_in = a_in.reshape(a_in.shape[:2] + (-1,))
     u = np.zeros(a_in.shape[1:], dtype=INT)
-    v = np.zeros_like(u)
+    v = u + v0
     peak_u = peak_v = 0
     for k in range(steps):
         u, v, pu, pv = ttfs_integrate_step(u, v, a_in[k], state_bits)
@@ -90,17 +118,23 @@ def _fire(layer: TtfsLayer, v: np.ndarray, steps: int, state_bits: int) -> tuple
 
 
 def simulate(net: CompiledNetwork, x: np.ndarray, batch_size: int = 256,
-             progress: Callable[[int], None] | None = None) -> SimResult:
-    """Run samples `x` (N, *input_shape), values in [0, 1]; `progress(n)` is called after each batch of n."""
+             progress: Callable[[int], None] | None = None, track_peaks: bool = False) -> SimResult:
+    """Run samples `x` (N, *input_shape), values in [0, 1]; `progress(n)` is called after each batch of n.
+
+    With `track_peaks`, every layer is stepped and `peaks` holds each state's largest magnitude; otherwise
+    layers whose worst case provably fits the state use the closed form (same integers, faster) and
+    report peak -1.
+    """
+    stepwise = {layer.id: track_peaks or not net.provably_safe(layer) for layer in net.layers}
     parts: list[SimResult] = []
     for start in range(0, len(x), batch_size):
-        parts.append(_simulate_batch(net, x[start:start + batch_size]))
+        parts.append(_simulate_batch(net, x[start:start + batch_size], stepwise))
         if progress is not None:
             progress(len(parts[-1].predictions))
-    return _concat(parts) if parts else _simulate_batch(net, x[:0])
+    return _concat(parts) if parts else _simulate_batch(net, x[:0], stepwise)
 
 
-def _simulate_batch(net: CompiledNetwork, x: np.ndarray) -> SimResult:
+def _simulate_batch(net: CompiledNetwork, x: np.ndarray, stepwise: dict[str, bool]) -> SimResult:
     K = net.steps
     bits = net.fmt.state_bits
     n = x.shape[0]
@@ -114,9 +148,9 @@ def _simulate_batch(net: CompiledNetwork, x: np.ndarray) -> SimResult:
         if isinstance(layer, InputLayer):
             local[layer.id] = encode_ttfs_input(x, K)
         elif isinstance(layer, TtfsLayer):
-            v, pu, pv = _integrate(layer, local, K, bits)
+            v, pu, pv = _integrate(layer, local, K, bits, stepwise[layer.id])
             local[layer.id], pf = _fire(layer, v, K, bits)
-            peaks[layer.id] = {"u": pu, "v": max(pv, pf)}
+            peaks[layer.id] = {"u": pu, "v": max(pv, pf)} if stepwise[layer.id] else {"u": -1, "v": -1}
         elif isinstance(layer, MaxPoolLayer):
             local[layer.id] = max_pool_min(local[layer.source], layer.kernel, layer.stride)
         elif isinstance(layer, FlattenLayer):
@@ -124,15 +158,15 @@ def _simulate_batch(net: CompiledNetwork, x: np.ndarray) -> SimResult:
         elif isinstance(layer, ConcatLayer):
             local[layer.id] = np.concatenate([local[s] for s in layer.sources], axis=1)
         elif isinstance(layer, ReadoutLayer):
-            v, pu, pv = _integrate(layer, local, K, bits)
+            v, pu, pv = _integrate(layer, local, K, bits, stepwise[layer.id])
             readout, pr = readout_value(v, expand_per_channel(layer.bias, layer.shape), bits)
-            peaks[layer.id] = {"u": pu, "v": max(pv, pr)}
+            peaks[layer.id] = {"u": pu, "v": max(pv, pr)} if stepwise[layer.id] else {"u": -1, "v": -1}
         counts[layer.id] = _counts(net, layer, local, n, K) if not isinstance(layer, InputLayer) else {
             "spikes": _spike_count(local[layer.id], K), "synaptic_events": zeros, "neuron_updates": zeros}
         if isinstance(layer, (InputLayer, TtfsLayer, MaxPoolLayer)):
             s = local[layer.id]
             spike_times[layer.id] = np.where(s < K, layer.window * K + s, -1).astype(INT)
-    saturated = {k: max(p.values()) > net.fmt.state_max for k, p in peaks.items()}
+    saturated = {k: max(p.values()) > net.fmt.state_max for k, p in peaks.items()}  # -1 peaks: provably not
     return SimResult(spike_times=spike_times, readout=readout, logits=readout * net.readout.scale,
                      predictions=np.argmax(readout, axis=1).astype(INT) if readout.size else np.zeros(n, dtype=INT),
                      counts=counts, peaks=peaks, saturated=saturated)

@@ -80,8 +80,10 @@ def format_table(summary: dict[str, Any]) -> str:
                f"{summary['steps_per_window']} steps = {summary['total_steps']} time steps per inference "
                f"(windows from {summary['window_method']})")
     if any(not r.get("safe_for_all_inputs", True) for r in summary["layers"]):
-        out.append("* headroom measured on calibration data; some other input could saturate this layer "
-                   "(the simulators then clip and report it)")
+        basis = "calibration data" if summary["window_method"].startswith("calibration") else \
+            "the worst case (no calibration data given)"
+        out.append(f"* headroom from {basis}; some input could saturate this layer "
+                   "(the simulators then clip, never wrap, and report it)")
     for note in summary["notes"]:
         out.append(f"note: layer {note['layer']}, {note['variable']}: {note['message']}")
     return "\n".join(out)

@@ -73,26 +73,26 @@ def calibrate_windows(layers: list[Layer], x: np.ndarray | None, margin: float) 
 
     Without data, B_n is a proven upper bound of the layer's output for any input in [0, 1]
     (interval arithmetic through the positive weights): never clipped, but coarser time resolution.
+    With data, B_n is also capped at that bound, since no input can need a longer window.
     """
-    peak: dict[str, float] = {}
-    if x is not None:
-        values = forward_float(layers, x)
-        for layer in layers:
-            if isinstance(layer, TtfsLayer):
-                peak[layer.id] = float(values[layer.id].max()) if values[layer.id].size else 0.0
-        method, factor = "calibration", margin
-    else:
-        upper = {}
-        for layer in layers:
-            upper[layer.id] = _route(
-                layer, upper, np.ones((1, *layers[0].shape)),
-                lambda lay, v: np.maximum(_linear(lay, v, lambda w: np.maximum(w, 0.0)), 0.0),
-                lambda lay, v: _linear(lay, v))
-            if isinstance(layer, TtfsLayer):
-                peak[layer.id] = float(upper[layer.id].max())
-        method, factor = "interval-bound", 1.0
-    length = {k: (v * factor if v > 0 else 1.0) for k, v in peak.items()}
-    return Windows(length=length, method=method, peak=peak)
+    bound: dict[str, float] = {}
+    upper: dict[str, np.ndarray] = {}
+    for layer in layers:
+        upper[layer.id] = _route(
+            layer, upper, np.ones((1, *layers[0].shape)),
+            lambda lay, v: np.maximum(_linear(lay, v, lambda w: np.maximum(w, 0.0)), 0.0),
+            lambda lay, v: _linear(lay, v))
+        if isinstance(layer, TtfsLayer):
+            bound[layer.id] = float(upper[layer.id].max())
+    if x is None:
+        length = {k: (v if v > 0 else 1.0) for k, v in bound.items()}
+        return Windows(length=length, method="interval-bound", peak=bound)
+    values = forward_float(layers, x)
+    peak = {layer.id: float(values[layer.id].max()) if values[layer.id].size else 0.0
+            for layer in layers if isinstance(layer, TtfsLayer)}
+    # margin x peak, but never longer than the proven bound (no input can need more: finer steps for free)
+    length = {k: (min(v * margin, bound[k]) if v > 0 else 1.0) for k, v in peak.items()}
+    return Windows(length=length, method="calibration", peak=peak)
 
 
 def deltas(layers: list[Layer], windows: Windows, steps: int) -> dict[str, np.ndarray]:

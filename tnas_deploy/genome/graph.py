@@ -7,6 +7,7 @@ declared recurrent edges, one input, one readout, shapes agreeing along every ed
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -100,7 +101,7 @@ class Genome:
         out["time"] = self.time.to_json()
         if self.weights is not None:
             out["weights"] = self.weights
-        out["provenance"] = self.provenance
+        out["provenance"] = json.loads(json.dumps(self.provenance, sort_keys=True))  # canonical key order
         out["nodes"] = [n.to_json() for n in self.nodes]
         return out
 
@@ -109,15 +110,28 @@ class Genome:
         return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
 
 
+# JSON Schema counts 16.0 as an integer; the genome wants real integers (a kernel of 3.0 is a typo to report).
+_STRICT_VALIDATOR = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)))
+
+
 def _schema() -> dict[str, Any]:
     text = resources.files(__package__).joinpath("schema/genome-v1.schema.json").read_text()
     return json.loads(text)
 
 
-def _json_path(path: Any) -> str:
+def _json_path(path: Any, obj: Any = None) -> str:
+    """`nodes[2] (id 'c1').kernel`: a node's id is named as in the node and graph errors."""
+    parts = list(path)
     out = ""
-    for part in path:
+    for k, part in enumerate(parts):
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if k == 1 and parts[0] == "nodes" and isinstance(obj, dict):
+            node = obj["nodes"][part]
+            if isinstance(node, dict) and isinstance(node.get("id"), str):
+                out += f" (id {node['id']!r})"
     return out or "(top level)"
 
 
@@ -131,11 +145,14 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
     if obj.get("version") not in SUPPORTED_VERSIONS:
         raise DeployError(f"unsupported version {obj.get('version')!r}; this tnas-deploy reads {list(SUPPORTED_VERSIONS)}",
                           where, "version")
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = _STRICT_VALIDATOR(_schema())
     errors = list(validator.iter_errors(obj))
     if errors:
         err = _most_useful(errors)
-        raise DeployError(_describe_schema_error(err, obj), where, _json_path(err.absolute_path))
+        raise DeployError(_describe_schema_error(err, obj), where, _json_path(err.absolute_path, obj))
+    bad = _non_finite(obj)
+    if bad is not None:   # NaN/Infinity are not JSON; Python's parser accepts them (and 1e400 becomes inf)
+        raise DeployError("expected a finite number, got NaN or infinity", where, _json_path(bad, obj))
     nodes = []
     for i, raw in enumerate(obj["nodes"]):
         try:
@@ -158,6 +175,18 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
     )
     _check_graph(genome, where)
     return genome
+
+
+def _non_finite(obj: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """The path of the first NaN or infinite number in a parsed JSON value, or None."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else path
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        found = _non_finite(value, path + (key,))
+        if found is not None:
+            return found
+    return None
 
 
 def _most_useful(errors: list[jsonschema.ValidationError]) -> jsonschema.ValidationError:
@@ -234,7 +263,7 @@ def _check_graph(genome: Genome, where: str) -> None:
         if isinstance(node, Readout):
             continue
         if not genome.consumers(node.id) and not any(
-                e.source == node.id for n in genome.nodes for e in n.inputs):
+                e.source == node.id for n in genome.nodes if n.id != node.id for e in n.inputs):
             raise DeployError("this node's output is used by no other node (dead end); connect it or remove it",
                               where, f"nodes[{ids[node.id]}] (id {node.id!r})")
     try:
