@@ -108,7 +108,8 @@ def _run(args: argparse.Namespace) -> int:
                               "seconds": round(seconds, 3)}
     if data.y is not None:
         report["accuracy"] = float((result.predictions == data.y).mean())
-    report["spikes_per_sample"] = {k: float(v["spikes"].mean()) for k, v in result.counts.items()}
+    report["spikes_per_sample"] = {k: float(v["spikes"].mean()) for k, v in result.counts.items()
+                                   if k in result.spike_times}   # layers that spike (not views or the readout)
     report["saturated_layers"] = [k for k, v in result.saturated.items() if v]
     if args.output:
         save_result(args.output, net, result, data)
