@@ -11,7 +11,10 @@ from typing import Any
 from . import __version__
 from .errors import DeployError
 
+EXIT_MISMATCH = 1
 EXIT_USAGE = 2
+EXIT_BACKEND = 3
+BACKENDS = ["reference", "lava", "loihi2"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,18 +49,47 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a compiled artifact on input data")
     r.add_argument("artifact", type=Path)
     r.add_argument("--input", type=Path, required=True, help=".npz with x (and optional labels y)")
-    r.add_argument("--backend", choices=["reference"], default="reference")
+    r.add_argument("--backend", choices=BACKENDS, default="reference",
+                   help="reference: integer numpy simulator; lava: Lava CPU simulator (fixed_pt); "
+                        "loihi2: Loihi 2 hardware (needs Intel's lava-loihi)")
     r.add_argument("--samples", type=int, help="use only the first N samples")
     r.add_argument("-o", "--output", type=Path, help="write spike times, readout values and predictions (.npz)")
+    r.add_argument("--timeout", type=float, help="stop a Lava run after this many seconds (exit 3)")
     r.add_argument("--json", action="store_true", help="print the result summary as JSON")
     r.add_argument("--no-progress", action="store_true")
+
+    v = sub.add_parser("verify", help="check that two backends (or a golden file) agree bit for bit")
+    v.add_argument("artifact", type=Path)
+    src = v.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", type=Path, help="run reference and Lava on these samples and compare")
+    src.add_argument("--golden", type=Path, help="re-run the golden file's samples and compare with it")
+    v.add_argument("--backend", choices=["reference", "lava"], default=None,
+                   help="with --golden: the backend to re-run (default reference)")
+    v.add_argument("--samples", type=int, help="use only the first N samples")
+    v.add_argument("--timeout", type=float, help="stop the Lava run after this many seconds (exit 3)")
+    v.add_argument("--json", action="store_true")
+    v.add_argument("--no-progress", action="store_true")
+
+    g = sub.add_parser("golden", help="record spike times, readout values and predictions as a golden file")
+    g.add_argument("artifact", type=Path)
+    g.add_argument("--input", type=Path, required=True)
+    g.add_argument("-o", "--output", type=Path, required=True)
+    g.add_argument("--backend", choices=["reference", "lava"], default="reference")
+    g.add_argument("--samples", type=int)
+    g.add_argument("--timeout", type=float)
+    g.add_argument("--no-progress", action="store_true")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .lava_backend.runner import BackendError  # no Lava import: the runner imports Lava lazily
+    commands = {"compile": _compile, "inspect": _inspect, "run": _run, "verify": _verify, "golden": _golden}
     try:
-        return {"compile": _compile, "inspect": _inspect, "run": _run}[args.command](args)
+        return commands[args.command](args)
+    except BackendError as exc:
+        print(f"tnas-deploy: error: {exc}", file=sys.stderr)
+        return EXIT_BACKEND
     except DeployError as exc:
         print(f"tnas-deploy: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -96,14 +128,26 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _load_run_inputs(args: argparse.Namespace):
     from .artifact import load_artifact
     from .data import load_dataset
-    from .runner import run_reference, save_result
-
     net, _ = load_artifact(args.artifact)
     data = load_dataset(args.input, net.input_shape, len(net.classes)).head(args.samples)
-    result, seconds = run_reference(net, data.x, progress=not args.no_progress and not args.json)
+    return net, data
+
+
+def _execute(net, x, backend: str, args: argparse.Namespace):
+    """Run `x` on a backend with a progress bar; returns (result, seconds)."""
+    from .runner import run_backend
+    show = not getattr(args, "no_progress", False) and not getattr(args, "json", False)
+    return run_backend(net, x, backend, progress=show, timeout=getattr(args, "timeout", None))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import save_result
+
+    net, data = _load_run_inputs(args)
+    result, seconds = _execute(net, data.x, args.backend, args)
     report: dict[str, Any] = {"artifact": str(args.artifact), "backend": args.backend, "samples": result.samples,
                               "seconds": round(seconds, 3)}
     if data.y is not None:
@@ -126,6 +170,61 @@ def _run(args: argparse.Namespace) -> int:
             print(f"warning: states saturated in {report['saturated_layers']} (values were clipped, not wrapped)")
         if args.output:
             print(f"wrote {args.output}")
+    return 0
+
+
+def _report_comparison(comparison, expected: str, got: str, as_json: bool, extra: dict[str, Any]) -> int:
+    if as_json:
+        print(json.dumps({**extra, **comparison.to_json()}, indent=2, sort_keys=True))
+    else:
+        print(comparison.summary_line())
+        if comparison.first is not None:
+            print(comparison.first.describe(expected, got))
+    return 0 if comparison.bit_exact else EXIT_MISMATCH
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .artifact import load_artifact
+    from .io_utils import sha256_file
+    from .verify import compare, load_golden, result_dict
+
+    if args.golden is not None:
+        net, _ = load_artifact(args.artifact)
+        golden = load_golden(args.golden)
+        x = golden["x"][:args.samples] if args.samples else golden["x"]
+        if args.samples is not None and args.samples < 1:
+            raise DeployError(f"expected a positive number of samples, got {args.samples}", None, "--samples")
+        if tuple(x.shape[1:]) != tuple(net.input_shape):
+            raise DeployError(f"the golden file's inputs have shape {list(x.shape[1:])}, the artifact expects "
+                              f"{list(net.input_shape)}", args.golden, "x")
+        backend = args.backend or "reference"
+        result, _ = _execute(net, x, backend, args)
+        expected = {k: (v[:len(x)] if k != "spike_times" else {n: a[:len(x)] for n, a in v.items()})
+                    for k, v in golden.items() if k in ("spike_times", "readout", "predictions")}
+        same_artifact = golden["artifact_sha256"] == sha256_file(args.artifact)
+        if not same_artifact and not args.json:
+            print(f"note: the artifact differs from the one the golden file was recorded with "
+                  f"(tool {golden['tool_version']}); comparing spike timing anyway")
+        return _report_comparison(compare(expected, result_dict(result), [la.id for la in net.layers]),
+                                  "golden", backend, args.json,
+                                  {"backend": backend, "golden": str(args.golden), "same_artifact": same_artifact})
+    if args.backend not in (None, "lava"):
+        raise DeployError("without --golden, verify always compares the reference and lava backends", None, "--backend")
+    net, data = _load_run_inputs(args)
+    ref, _ = _execute(net, data.x, "reference", args)
+    lava, _ = _execute(net, data.x, "lava", args)
+    return _report_comparison(compare(result_dict(ref), result_dict(lava), [la.id for la in net.layers]),
+                              "reference", "lava", args.json, {"artifact": str(args.artifact)})
+
+
+def _golden(args: argparse.Namespace) -> int:
+    from .verify import save_golden
+
+    net, data = _load_run_inputs(args)
+    result, _ = _execute(net, data.x, args.backend, args)
+    save_golden(args.output, args.artifact, data.x, result, args.backend, data.sha256)
+    print(f"wrote {args.output}: {result.samples} samples, "
+          f"{sum(int((t >= 0).sum()) for t in result.spike_times.values())} spikes, backend {args.backend}")
     return 0
 
 

@@ -133,6 +133,12 @@ def ttfs_fire_step(v: np.ndarray, fired: np.ndarray, ramp: int, threshold: np.nd
     return v_new, spikes, fired | spikes, _peak(v_raw)
 
 
+def first_spike_step(a_in: np.ndarray, fired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Max-pooling neuron: fires once, on the first step any of its inputs spikes (earliest spike = max value)."""
+    spikes = (a_in > 0) & ~fired
+    return spikes, fired | spikes
+
+
 def readout_value(v: np.ndarray, bias: np.ndarray, state_bits: int) -> tuple[np.ndarray, int]:
     """The readout membrane (logits, integer): integrated input plus bias, saturated."""
     raw = v + bias

@@ -75,6 +75,43 @@ class Projection:
         per_channel = out_shape[0] if self.kind == "conv2d" else 1
         return np.broadcast_to(counts[0, 0] * per_channel, source_shape).astype(np.int64)
 
+    def matrix(self, source_shape: Shape, out_shape: Shape) -> "sparse.csr_matrix":
+        """The projection as a sparse (out x in) matrix over flat (C, H, W) indices; integer weights stay exact."""
+        from scipy import sparse  # deferred: only backends that need explicit synapses use it
+
+        n_out, n_in = int(np.prod(out_shape)), int(np.prod(source_shape))
+        w = np.asarray(self.weight)
+        if self.kind == "dense":
+            return sparse.csr_matrix(w)
+        if self.kind == "identity":
+            per = n_in // w.shape[0]
+            return sparse.diags(np.repeat(w, per)).tocsr()
+        c_in, h, wd = source_shape
+        c_out, oh, ow = out_shape
+        kh, kw = self.kernel
+        sh, sw = self.stride
+        ph, pw = self.padding if self.kind == "conv2d" else (0, 0)
+        rows, cols, vals = [], [], []
+        o_idx, y_idx, x_idx = np.meshgrid(np.arange(c_out), np.arange(oh), np.arange(ow), indexing="ij")
+        for i in range(kh):
+            for j in range(kw):
+                iy, ix = y_idx * sh - ph + i, x_idx * sw - pw + j
+                valid = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd)
+                o, yy, xx = o_idx[valid], iy[valid], ix[valid]
+                out_flat = (o * oh + y_idx[valid]) * ow + x_idx[valid]
+                if self.kind == "conv2d":
+                    for c in range(c_in):
+                        rows.append(out_flat)
+                        cols.append((c * h + yy) * wd + xx)
+                        vals.append(w[o, c, i, j])
+                else:  # avgpool2d: depthwise, one weight per channel
+                    rows.append(out_flat)
+                    cols.append((o * h + yy) * wd + xx)
+                    vals.append(w[o])
+        m = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_out, n_in))
+        m.sum_duplicates()
+        return m
+
     def abs_row_sum(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
         """Per output neuron, the sum of |weight| over its synapses (upper bound ignoring padding)."""
         w = np.abs(np.asarray(self.weight, dtype=np.float64))

@@ -139,37 +139,63 @@ def _simulate_batch(net: CompiledNetwork, x: np.ndarray, stepwise: dict[str, boo
     bits = net.fmt.state_bits
     n = x.shape[0]
     local: dict[str, np.ndarray] = {}          # spike step within the layer's window, K = no spike
-    spike_times: dict[str, np.ndarray] = {}
-    counts: dict[str, dict[str, np.ndarray]] = {}
     peaks: dict[str, dict[str, int]] = {}
     readout = np.zeros((n, 0), dtype=INT)
     for layer in net.layers:
-        zeros = np.zeros(n, dtype=INT)
         if isinstance(layer, InputLayer):
             local[layer.id] = encode_ttfs_input(x, K)
         elif isinstance(layer, TtfsLayer):
             v, pu, pv = _integrate(layer, local, K, bits, stepwise[layer.id])
             local[layer.id], pf = _fire(layer, v, K, bits)
             peaks[layer.id] = {"u": pu, "v": max(pv, pf)} if stepwise[layer.id] else {"u": -1, "v": -1}
-        elif isinstance(layer, MaxPoolLayer):
-            local[layer.id] = max_pool_min(local[layer.source], layer.kernel, layer.stride)
-        elif isinstance(layer, FlattenLayer):
-            local[layer.id] = local[layer.source].reshape(n, -1)
-        elif isinstance(layer, ConcatLayer):
-            local[layer.id] = np.concatenate([local[s] for s in layer.sources], axis=1)
         elif isinstance(layer, ReadoutLayer):
             v, pu, pv = _integrate(layer, local, K, bits, stepwise[layer.id])
             readout, pr = readout_value(v, expand_per_channel(layer.bias, layer.shape), bits)
             peaks[layer.id] = {"u": pu, "v": max(pv, pr)} if stepwise[layer.id] else {"u": -1, "v": -1}
-        counts[layer.id] = _counts(net, layer, local, n, K) if not isinstance(layer, InputLayer) else {
-            "spikes": _spike_count(local[layer.id], K), "synaptic_events": zeros, "neuron_updates": zeros}
+        else:
+            local[layer.id] = _view(layer, local, n)
+    result = assemble_result(net, local, readout)
+    result.peaks = peaks
+    result.saturated = {k: max(p.values()) > net.fmt.state_max for k, p in peaks.items()}  # -1: provably not
+    return result
+
+
+def _view(layer: Layer, local: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Max-pool (earliest spike) and the routing layers, on spike steps."""
+    if isinstance(layer, MaxPoolLayer):
+        return max_pool_min(local[layer.source], layer.kernel, layer.stride)
+    if isinstance(layer, FlattenLayer):
+        return local[layer.source].reshape(n, -1)
+    if isinstance(layer, ConcatLayer):
+        return np.concatenate([local[s] for s in layer.sources], axis=1)
+    raise TypeError(layer.kind)  # pragma: no cover
+
+
+def assemble_result(net: CompiledNetwork, local: dict[str, np.ndarray], readout: np.ndarray) -> SimResult:
+    """Spike times, counts and predictions from each population's local spike steps (K = none) and the readout.
+
+    Backends that only report populations (input, TTFS, max-pool) get the routing layers filled in here.
+    """
+    K = net.steps
+    n = readout.shape[0]
+    local = dict(local)
+    spike_times: dict[str, np.ndarray] = {}
+    counts: dict[str, dict[str, np.ndarray]] = {}
+    zeros = np.zeros(n, dtype=INT)
+    for layer in net.layers:
+        if isinstance(layer, (FlattenLayer, ConcatLayer)) and layer.id not in local:
+            local[layer.id] = _view(layer, local, n)
+        if isinstance(layer, InputLayer):
+            counts[layer.id] = {"spikes": _spike_count(local[layer.id], K), "synaptic_events": zeros,
+                                "neuron_updates": zeros}
+        else:
+            counts[layer.id] = _counts(net, layer, local, n, K)
         if isinstance(layer, (InputLayer, TtfsLayer, MaxPoolLayer)):
             s = local[layer.id]
             spike_times[layer.id] = np.where(s < K, layer.window * K + s, -1).astype(INT)
-    saturated = {k: max(p.values()) > net.fmt.state_max for k, p in peaks.items()}  # -1 peaks: provably not
+    predictions = np.argmax(readout, axis=1).astype(INT) if readout.size else np.zeros(n, dtype=INT)
     return SimResult(spike_times=spike_times, readout=readout, logits=readout * net.readout.scale,
-                     predictions=np.argmax(readout, axis=1).astype(INT) if readout.size else np.zeros(n, dtype=INT),
-                     counts=counts, peaks=peaks, saturated=saturated)
+                     predictions=predictions, counts=counts)
 
 
 def _spike_count(local: np.ndarray, steps: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 import numpy as np
@@ -10,17 +11,42 @@ from tqdm import tqdm
 from . import __version__
 from .compiled import CompiledNetwork
 from .data import Dataset
+from .errors import DeployError
 from .io_utils import atomic_path
 from .refsim import SimResult, simulate
 
+# tqdm's default lock is a multiprocessing RLock, whose creation fixes multiprocessing's start method;
+# Lava then fails at import (it calls set_start_method('fork') itself). A thread lock avoids that.
+tqdm.set_lock(threading.RLock())
 
-def run_reference(net: CompiledNetwork, x: np.ndarray, progress: bool = True, batch_size: int = 256
-                  ) -> tuple[SimResult, float]:
+
+def run_backend(net: CompiledNetwork, x: np.ndarray, backend: str, progress: bool = True,
+                timeout: float | None = None) -> tuple[SimResult, float]:
+    """Run samples on `reference`, `lava` (CPU simulator) or `loihi2` (hardware), with a progress bar."""
     start = time.perf_counter()
-    with tqdm(total=len(x), unit="sample", desc=f"reference {net.name}", disable=not progress,
+    with tqdm(total=len(x), unit="sample", desc=f"{backend} {net.name}", disable=not progress,
               file=sys.stderr, leave=False) as bar:
-        result = simulate(net, x, batch_size=batch_size, progress=bar.update)
+        if backend == "reference":
+            result = simulate(net, x, progress=bar.update)
+        elif backend in ("lava", "loihi2"):
+            result = _run_on_lava(net, x, backend, bar.update, timeout)
+        else:
+            raise DeployError(f"unknown backend {backend!r}; expected reference, lava or loihi2", None, "--backend")
     return result, time.perf_counter() - start
+
+
+def _run_on_lava(net: CompiledNetwork, x: np.ndarray, backend: str, progress, timeout: float | None) -> SimResult:
+    from .lava_backend import lava_available, loihi2_available
+    if not lava_available():
+        raise DeployError("the lava backend needs lava-nc (CPython 3.10): pip install lava-nc==0.10.0", None, "--backend")
+    if timeout is not None and not timeout > 0:
+        raise DeployError(f"expected a time-out in seconds > 0, got {timeout}", None, "--timeout")
+    if backend == "loihi2" and not loihi2_available():
+        raise DeployError("Loihi 2 hardware needs Intel's lava-loihi extension, which is not installed here; "
+                          "use --backend lava for the bit-accurate CPU simulation (docs/loihi2.md)", None, "--backend")
+    from .lava_backend.runner import run_lava
+    result, _ = run_lava(net, x, progress=progress, timeout=timeout, hardware=backend == "loihi2")
+    return result
 
 
 def save_result(path, net: CompiledNetwork, result: SimResult, data: Dataset) -> None:
