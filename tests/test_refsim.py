@@ -186,16 +186,43 @@ def test_saturation_is_clipping_and_reported() -> None:
     assert r.spike_times["h"][0, 0] == layer.window * net.steps   # clipped to the maximum: fires at once
 
 
-def test_compile_reports_calibration_overflow() -> None:
+def test_headroom_measurement_reports_calibration_overflow() -> None:
     from tnas_deploy.compiler import measure_headroom
-    from tnas_deploy.errors import OverflowReport
     genome, weights = _tiny(0.0, 1.0)
     x = np.ones((1, 2))
     inputs = CompileInputs(genome, weights, _fake_path(), load_profile("loihi2"), Dataset(x, None, None, None))
     net = compile_network(inputs)
+    _, overflows = measure_headroom(net, inputs.calibration)
+    assert overflows == {}
     net.by_id["h"].shift += 20
-    with pytest.raises(OverflowReport, match="layer h"):
-        measure_headroom(net, [], inputs.calibration, saturate=False)
-    head = measure_headroom(net, [], inputs.calibration, saturate=True)
-    assert head["h"]["v"]["calibration_peak"] > net.fmt.state_max
-    assert any(n["layer"] == "h" for n in net.notes)
+    head, overflows = measure_headroom(net, inputs.calibration)
+    assert overflows["h"][1] > net.fmt.state_max
+    assert head["h"]["v"]["calibration_peak"] > net.fmt.state_max and head["h"]["v"]["headroom_bits"] < 0
+
+
+def test_compile_lowers_the_state_scale_to_fit_calibration_data() -> None:
+    """Strong inhibition next to a tiny positive range overflows the membrane at the default scale; the
+    compiler lowers that layer's scale until the calibration data fits, and says so."""
+    genome = genome_from_json({
+        "format": "tnas-genome", "version": 1, "name": "inhibited", "coding": {"scheme": "ttfs"},
+        "task": {"input_shape": [7], "classes": ["a", "b"]}, "time": {"steps_per_window": 8},
+        "nodes": [{"id": "x", "type": "input"},
+                  {"id": "h", "type": "dense", "inputs": ["x"], "units": 1, "neuron": {"model": "ttfs"}},
+                  {"id": "o", "type": "dense", "inputs": ["h"], "units": 2},
+                  {"id": "out", "type": "readout", "inputs": ["o"]}]})
+    weights = {"h": {"weight": np.array([[1.0] + [-100.0] * 6]), "bias": np.zeros(1)},
+               "o": {"weight": np.array([[1.0], [-1.0]]), "bias": np.zeros(2)}}
+    rng = np.random.default_rng(1)
+    excited = np.zeros((64, 7))
+    excited[:, 0] = rng.uniform(0.5, 1.0, 64)
+    inhibited = np.ones((64, 7))
+    inhibited[:, 0] = 0.0
+    x = np.concatenate([excited, inhibited])        # -600 x K input steps: far below the membrane's range
+    inputs = CompileInputs(genome, weights, _fake_path(), load_profile("loihi2"), Dataset(x, None, None, None))
+    net = compile_network(inputs)
+    assert any(n["layer"] == "h" and n["variable"] == "scale" for n in net.notes)
+    assert net.headroom["h"]["v"]["calibration_peak"] <= net.fmt.state_max
+    r = simulate(net, x, track_peaks=True)
+    assert not any(r.saturated.values())
+    assert np.all(r.spike_times["h"][64:] == -1)          # the inhibited half never spikes
+    assert np.any(r.spike_times["h"][:64] >= 0)

@@ -28,6 +28,9 @@ from .summary import summarize
 from .ttfs import calibrate_windows, deltas
 from .weights import Weights, load_weights
 
+#: Rounds of lowering overflowing layers' state scales before giving up.
+MAX_HEADROOM_ROUNDS = 6
+
 
 @dataclass
 class CompileInputs:
@@ -64,13 +67,38 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
     windows = calibrate_windows(layers, x_cal, margin)
     dl = deltas(layers, windows, K)
     fmt = inputs.profile.format
+    drops: dict[str, int] = {}
+    for _ in range(MAX_HEADROOM_ROUNDS):
+        net = _quantized_network(inputs, layers, windows, dl, K, margin, saturate, drops)
+        headroom, overflows = measure_headroom(net, inputs.calibration)
+        if not overflows or saturate:
+            break
+        # use the calibration data to choose scales: lower each overflowing layer's state scale and retry
+        for layer_id, (_, peak) in overflows.items():
+            drops[layer_id] = drops.get(layer_id, 0) + max(1, math.ceil(math.log2(peak / fmt.state_max)))
+    for layer_id, bits in drops.items():
+        net.notes.append({"layer": layer_id, "variable": "scale", "message":
+                          f"state scale lowered by {bits} bit(s) so the calibration data fits {fmt.state_bits} bits"})
+    for layer_id, (var, peak) in overflows.items():
+        msg = (f"calibration data drives |{var}| to {peak}, beyond the {fmt.state_bits}-bit state limit "
+               f"{fmt.state_max} (by {peak / fmt.state_max:.2f}x)")
+        if not saturate:
+            raise OverflowReport(msg + "; pass --saturate to clip it (the simulators saturate, never wrap)",
+                                 genome.source, f"layer {layer_id}: {var}")
+        net.notes.append({"layer": layer_id, "variable": var, "message": "saturated: " + msg})
+    net.headroom = headroom
+    return net
+
+
+def _quantized_network(inputs: CompileInputs, layers: list[Layer], windows, dl, K: int, margin: float,
+                       saturate: bool, drops: dict[str, int]) -> CompiledNetwork:
+    genome = inputs.genome
     try:
-        q = quantize(layers, dl, windows.length, K, fmt, saturate)
+        q = quantize(layers, dl, windows.length, K, inputs.profile.format, saturate, drops)
     except OverflowReport as exc:
-        raise OverflowReport(exc.message, inputs.profile.path if "weight" in (exc.field or "") else genome.source,
-                             exc.field) from None
-    net = CompiledNetwork(
-        name=genome.name, steps=K, layers=q.layers, fmt=fmt, input_shape=genome.task.input_shape,
+        raise OverflowReport(exc.message, genome.source, exc.field) from None
+    return CompiledNetwork(
+        name=genome.name, steps=K, layers=q.layers, fmt=inputs.profile.format, input_shape=genome.task.input_shape,
         classes=genome.task.classes, windows=windows.length, window_method=windows.method,
         genome=genome.to_json(), provenance=genome.provenance,
         profile={"name": inputs.profile.name, "chip": inputs.profile.chip, "sha256": inputs.profile.sha256,
@@ -82,16 +110,16 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
         options={"saturate": saturate, "window_margin": margin, "steps_per_window": K},
         tool_version=__version__, notes=[n.to_json() for n in q.notes],
         quantization_error={k: round(v, 12) for k, v in q.weight_error.items()})
-    net.headroom = measure_headroom(net, layers, inputs.calibration, saturate)
-    return net
 
 
-def measure_headroom(net: CompiledNetwork, float_layers: list[Layer], calib: Dataset | None,
-                     saturate: bool) -> dict[str, dict[str, Any]]:
-    """Per layer and state variable: peak |value| (calibration and worst case) and headroom in bits."""
+def measure_headroom(net: CompiledNetwork, calib: Dataset | None
+                     ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, int]]]:
+    """Per layer and state variable: peak |value| (calibration and worst case) and headroom in bits;
+    plus the layers whose calibration peak passes the state limit: {layer: (variable, peak)}."""
     limit = net.fmt.state_max
     peaks = simulate(net, calib.x, track_peaks=True).peaks if calib is not None else {}
     out: dict[str, dict[str, Any]] = {}
+    overflows: dict[str, tuple[str, int]] = {}
     for layer in net.layers:
         if not isinstance(layer, (TtfsLayer, ReadoutLayer)):
             continue
@@ -105,19 +133,14 @@ def measure_headroom(net: CompiledNetwork, float_layers: list[Layer], calib: Dat
                 "headroom_bits": _bits(limit, measured if measured is not None else worst[var]),
                 "safe_for_all_inputs": worst[var] <= limit,
             }
-            if measured is not None and measured > limit:
-                msg = (f"calibration data drives |{var}| to {measured}, beyond the {net.fmt.state_bits}-bit state "
-                       f"limit {limit} (by {measured / limit:.2f}x)")
-                if not saturate:
-                    raise OverflowReport(msg + "; pass --saturate to clip it (the simulators saturate, never wrap)",
-                                         None, f"layer {layer.id}: {var}")
-                net.notes.append({"layer": layer.id, "variable": var, "message": "saturated: " + msg})
+            if measured is not None and measured > limit and measured > overflows.get(layer.id, ("", 0))[1]:
+                overflows[layer.id] = (var, measured)
         if isinstance(layer, TtfsLayer):
             top = int(np.max(layer.threshold)) if layer.threshold.size else 0
             entry["threshold"] = {"max": top, "limit": net.fmt.threshold_max,
                                   "headroom_bits": _bits(net.fmt.threshold_max, top)}
         out[layer.id] = entry
-    return out
+    return out, overflows
 
 
 def _bits(limit: int, peak: int | None) -> float | None:

@@ -61,9 +61,13 @@ def _scaled_projection(p: Projection, delta_src: np.ndarray, factor: float) -> n
     return w * delta_src * factor       # avgpool2d / identity: per channel
 
 
-def _mantissas(scaled: list[np.ndarray], fmt: NumericFormat, rho_target: int, layer: str
+def _mantissas(scaled: list[np.ndarray], fmt: NumericFormat, rho_target: int, layer: str, scale_drop: int = 0
                ) -> tuple[int, int, list[np.ndarray]]:
-    """Choose (shift, rho) and round the scaled weights (in own-step units, before the ramp) to mantissas."""
+    """Choose (shift, rho) and round the scaled weights (in own-step units, before the ramp) to mantissas.
+
+    `scale_drop` bits are then taken off the state scale (ramp and weights alike) to make room for the
+    state when calibration showed an overflow; below the smallest shift the mantissas shrink instead.
+    """
     amax = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in scaled)
     m_max = fmt.weight_mant_max
     rho = rho_target
@@ -77,19 +81,23 @@ def _mantissas(scaled: list[np.ndarray], fmt: NumericFormat, rho_target: int, la
         elif shift > fmt.shift_max:          # weights large next to the ramp: lower the ramp
             rho -= shift - fmt.shift_max
             shift = fmt.shift_max
-            if rho < 0:
-                raise OverflowReport(f"weights are {amax:.3g} own steps per input step; even with ramp 1 they need a "
-                                     f"weight exponent above {fmt.weight_exp_max}", None, f"layer {layer}: weight")
+    rho -= scale_drop
+    shift = max(shift - scale_drop, fmt.shift_min)
+    if rho < 0:
+        raise OverflowReport(f"weights are {amax:.3g} own steps per input step; no ramp >= 1 keeps them within the "
+                             f"weight exponent range [{fmt.weight_exp_min}, {fmt.weight_exp_max}] and the state within "
+                             f"{fmt.state_bits} bits", None, f"layer {layer}: weight")
     mants = [np.clip(np.floor(a * 2.0 ** rho / 2.0 ** shift + 0.5), -m_max, m_max).astype(INT) for a in scaled]
     return shift, rho, mants
 
 
 def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float, steps: int,
-                  fmt: NumericFormat, saturate: bool, notes: list[QuantNote]) -> tuple[TtfsLayer, float]:
+                  fmt: NumericFormat, saturate: bool, notes: list[QuantNote], scale_drop: int = 0
+                  ) -> tuple[TtfsLayer, float]:
     delta_own = window / steps
     scaled = [_scaled_projection(p, deltas[p.source], 1.0 / delta_own) for p in layer.projections]
     rho_target = fmt.threshold_shift + RAMP_PRECISION_BITS
-    shift, rho, mants = _mantissas(scaled, fmt, rho_target, layer.id)
+    shift, rho, mants = _mantissas(scaled, fmt, rho_target, layer.id, scale_drop)
     ramp = 1 << rho
     if not bias_representable(ramp, fmt):
         raise OverflowReport(f"ramp {ramp} does not fit the bias register ({fmt.bias_mant_bits}-bit mantissa, "
@@ -123,7 +131,7 @@ def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float
 
 
 def quantize_readout(layer: ReadoutLayer, deltas: dict[str, np.ndarray], fmt: NumericFormat, saturate: bool,
-                     notes: list[QuantNote]) -> tuple[ReadoutLayer, float]:
+                     notes: list[QuantNote], scale_drop: int = 0) -> tuple[ReadoutLayer, float]:
     scaled = [_scaled_projection(p, deltas[p.source], 1.0) for p in layer.projections]   # logit per source step
     amax = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in scaled) or 1.0
     m_max = fmt.weight_mant_max
@@ -131,7 +139,8 @@ def quantize_readout(layer: ReadoutLayer, deltas: dict[str, np.ndarray], fmt: Nu
     bias_max = fmt.bias_mant_max << fmt.bias_exp_max
     # Finest scale first: the largest shift (up to the input shift) whose bias still fits the register.
     chosen = None
-    for shift in range(max(fmt.shift_min, min(fmt.input_shift, fmt.shift_max)), fmt.shift_min - 1, -1):
+    top = max(fmt.shift_min, min(fmt.input_shift, fmt.shift_max) - scale_drop)
+    for shift in range(top, fmt.shift_min - 1, -1):
         scale = amax / (m_max * 2.0 ** shift)
         if np.all(np.abs(bias / scale) <= bias_max):
             chosen = shift
@@ -174,16 +183,19 @@ def _relative_error(scaled: list[np.ndarray], mants: list[np.ndarray], unit: flo
 
 
 def quantize(layers: list[Layer], deltas: dict[str, np.ndarray], windows: dict[str, float], steps: int,
-             fmt: NumericFormat, saturate: bool = False) -> QuantResult:
+             fmt: NumericFormat, saturate: bool = False, scale_drop: dict[str, int] | None = None) -> QuantResult:
+    """Quantize every TTFS layer and the readout; `scale_drop[layer]` lowers a layer's state scale by bits."""
+    drop = scale_drop or {}
     out: list[Layer] = []
     notes: list[QuantNote] = []
     errors: dict[str, float] = {}
     for layer in layers:
         if isinstance(layer, TtfsLayer):
-            q, errors[layer.id] = quantize_ttfs(layer, deltas, windows[layer.id], steps, fmt, saturate, notes)
+            q, errors[layer.id] = quantize_ttfs(layer, deltas, windows[layer.id], steps, fmt, saturate, notes,
+                                                drop.get(layer.id, 0))
             out.append(q)
         elif isinstance(layer, ReadoutLayer):
-            q, errors[layer.id] = quantize_readout(layer, deltas, fmt, saturate, notes)
+            q, errors[layer.id] = quantize_readout(layer, deltas, fmt, saturate, notes, drop.get(layer.id, 0))
             out.append(q)
         else:
             out.append(layer)
