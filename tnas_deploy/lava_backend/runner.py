@@ -1,8 +1,8 @@
 """Build the Lava network of a compiled artifact, stream samples through it in one run, collect results.
 
-Guarantees: the Lava runtime is always stopped (success, exception, Ctrl-C, time-out); Lava's worker
-processes ignore SIGINT (the parent handles it and stops them); any worker still alive after `stop()`
-is terminated, so no orphan process survives and nothing hangs.
+Guarantees: the Lava runtime is always stopped (success, exception, Ctrl-C, time-out, failed worker);
+Lava's worker processes do not die of SIGINT (the parent handles Ctrl-C and stops them); any worker
+still alive after `stop()` is terminated, then killed, so no orphan process survives and nothing hangs.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ..network import InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from ..refsim import SimResult, assemble_result
 from .schedule import Schedule, make_schedule, synapse_matrices
 
-STOP_GRACE_S = 10.0
+STOP_GRACE_S = 5.0
 
 
 class BackendError(DeployError):
@@ -147,16 +147,25 @@ def _run_guarded(root, condition, cfg, progress_file: Path, total: int, period: 
                  progress: Callable[[int], None] | None, timeout: float | None) -> None:
     started = time.monotonic()
     reported = 0
+    grace = STOP_GRACE_S
     in_main = threading.current_thread() is threading.main_thread()
-    # Workers are forked inside run(): let them ignore Ctrl-C so only this process handles it.
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    # Workers are forked inside run(). While it runs, Ctrl-C is only noted: the workers inherit that
+    # handler, so they never die of SIGINT themselves; this process raises it once they are up and then
+    # stops them in order (see _stop).
+    interrupted: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum)) if in_main else None
     try:
         try:
             root.run(condition=condition, run_cfg=cfg)
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, old)
+        if interrupted:
+            raise KeyboardInterrupt
         done_at = np.memmap(progress_file, dtype=np.int64, mode="r", shape=(1,))
+        services = list(getattr(root.runtime, "service_to_runtime", []))
+        # Lava keeps its worker processes here; a worker whose model raises exits without telling the runtime
+        actors = list(getattr(getattr(root.runtime, "_messaging_infrastructure", None), "actors", []))
         while True:
             step = int(done_at[0])
             if progress is not None and step // period > reported:
@@ -164,26 +173,42 @@ def _run_guarded(root, condition, cfg, progress_file: Path, total: int, period: 
                 reported = step // period
             if step >= total:
                 break
+            # a worker that exited, or a runtime service answering before the last step: a model failed
+            dead = [a for a in actors if not a.is_alive()]
+            if dead or any(port.probe() for port in services):
+                grace = 0.5          # the runtime cannot stop cleanly with a worker gone: end the rest
+                raise BackendError(f"a Lava process failed at step {step} of {total}; the run was stopped"
+                                   + _worker_error(dead))
             if timeout is not None and time.monotonic() - started > timeout:
                 raise BackendError(f"the Lava run did not finish within the time-out of {timeout:g} s "
                                    f"({step} of {total} steps done); raise --timeout", None, "--timeout")
             time.sleep(0.005)
         root.wait()
     finally:
-        _stop(root)
+        _stop(root, grace)
 
 
-def _stop(root) -> None:
-    """Stop the runtime; if it does not stop in time, terminate whatever worker is left."""
+def _worker_error(dead: list) -> str:
+    for actor in dead:
+        exc = getattr(actor, "exception", None)
+        if exc:
+            error, trace = exc
+            return f":\n{trace}".rstrip()
+    return ""
+
+
+def _stop(root, grace: float = STOP_GRACE_S) -> None:
+    """Stop the runtime; if it does not stop within `grace` seconds, end every worker that is left."""
     stopper = threading.Thread(target=_quiet_stop, args=(root,), daemon=True)
     stopper.start()
-    stopper.join(STOP_GRACE_S)
+    stopper.join(grace)
     for child in multiprocessing.active_children():
         child.terminate()
-        child.join(2.0)
-        if child.is_alive():
-            child.kill()
-            child.join(2.0)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and any(c.is_alive() for c in multiprocessing.active_children()):
+        time.sleep(0.02)
+    for child in multiprocessing.active_children():   # active_children() also reaps the ones that ended
+        child.kill()
 
 
 def _quiet_stop(root) -> None:
