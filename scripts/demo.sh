@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# `make demo`: compile the bundled digits model for Loihi 2 and evaluate it on the held-out test split
-# with the integer reference simulator.
+# `make demo`: compile the bundled digits model for Loihi 2, evaluate it on the held-out test split with the
+# integer reference simulator, then run it on Lava's CPU simulator and verify both agree bit for bit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TD=.venv/bin/tnas-deploy
+ART=build/digits_ttfs.loihi2.tdart
 mkdir -p build
-echo "==> tnas-deploy compile models/digits_ttfs.json --calibration models/digits_calib.npz -o build/digits_ttfs.loihi2.tdart"
-$TD compile models/digits_ttfs.json --calibration models/digits_calib.npz -o build/digits_ttfs.loihi2.tdart
-echo
-echo "==> tnas-deploy run build/digits_ttfs.loihi2.tdart --input models/digits_test.npz --backend reference -o build/digits_test.result.npz"
-$TD run build/digits_ttfs.loihi2.tdart --input models/digits_test.npz --backend reference -o build/digits_test.result.npz
+step() { echo; echo "==> $*"; "$@"; }
+step $TD compile models/digits_ttfs.json --calibration models/digits_calib.npz -o $ART
+step $TD run $ART --input models/digits_test.npz --backend reference -o build/digits_test.result.npz
+step $TD verify $ART --input models/digits_test.npz --samples 50
 echo
 echo "Model card (float ANN / float TTFS / quantized reference accuracy): models/README.md"

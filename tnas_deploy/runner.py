@@ -24,7 +24,7 @@ def run_backend(net: CompiledNetwork, x: np.ndarray, backend: str, progress: boo
                 timeout: float | None = None) -> tuple[SimResult, float]:
     """Run samples on `reference`, `lava` (CPU simulator) or `loihi2` (hardware), with a progress bar."""
     start = time.perf_counter()
-    with tqdm(total=len(x), unit="sample", desc=f"{backend} {net.name}", disable=not progress,
+    with tqdm(total=len(x), unit="sample", desc=f"{backend} {net.name}", disable=None if progress else True,
               file=sys.stderr, leave=False) as bar:
         if backend == "reference":
             result = simulate(net, x, progress=bar.update)
