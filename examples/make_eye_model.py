@@ -7,7 +7,8 @@ a network of the right structure and size for energy, resource and bit-exactness
 of accuracy. The inputs are synthetic eye recordings: a dark pupil ellipse makes a small saccade over a
 bright iris; an event camera fires OFF events where the pupil arrives and ON events where it leaves,
 plus sparse noise events. Each pixel and polarity keeps its first event time t as the TTFS value
-1 - t / T (0 = no event). Clearly synthetic: no labels are written.
+1 - t / T (0 = no event); channel 0 holds OFF events, channel 1 ON events, as `tnas_deploy.events`
+encodes real recordings. Clearly synthetic: no labels are written.
 """
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ def synthetic_eye_events(rng: np.random.Generator, samples: int = SAMPLES) -> np
             if prev is not None:
                 on = prev & ~inside                        # pupil leaves: brighter
                 off = inside & ~prev                       # pupil arrives: darker
-                first[0][on & np.isinf(first[0])] = t
-                first[1][off & np.isinf(first[1])] = t
+                first[1][on & np.isinf(first[1])] = t     # channel 1: ON (as tnas_deploy.events encodes)
+                first[0][off & np.isinf(first[0])] = t    # channel 0: OFF
             prev = inside
         noise = rng.random((2, SIZE, SIZE)) < 0.01
         noise_t = rng.integers(0, STEPS, size=(2, SIZE, SIZE)).astype(np.float64)

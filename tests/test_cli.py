@@ -179,8 +179,8 @@ def test_nan_weights(project, capsys):
 
 
 def test_unknown_profile(project, capsys):
-    line = expect_user_error(capsys, compile_args(project, "--profile", "truenorth"), project.out)
-    assert "--profile" in line and "'truenorth'" in line and "loihi2" in line
+    line = expect_user_error(capsys, compile_args(project, "--profile", "nosuchchip"), project.out)
+    assert "--profile" in line and "'nosuchchip'" in line and "loihi2" in line
 
 
 def test_profile_number_without_source(project, capsys):

@@ -898,9 +898,9 @@ def test_unknown_profile_name_lists_available(monkeypatch, tmp_path):
     monkeypatch.delenv("TNAS_DEPLOY_PROFILES", raising=False)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DeployError) as info:
-        load_profile("truenorth")
+        load_profile("nosuchchip")
     msg = str(info.value)
-    assert "--profile" in msg and "'truenorth'" in msg and "loihi2" in msg
+    assert "--profile" in msg and "'nosuchchip'" in msg and "loihi2" in msg
 
 
 def test_profile_search_path_from_environment(bundled_toml, monkeypatch, tmp_path):

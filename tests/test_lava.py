@@ -120,11 +120,13 @@ def test_stored_golden_file_still_matches(digits, capsys) -> None:
     either backend (or in quantization) fails here. Regenerate it only for an intended change:
     tnas-deploy golden ARTIFACT --input models/digits_test.npz --samples 100 -o tests/golden/digits_ttfs.golden.npz"""
     path, _, _ = digits
+    # (a note says so when the artifact's bytes differ from the recorded one, e.g. after a profile gained
+    # numbers; the spike timing is what is compared)
     assert main(["verify", str(path), "--golden", str(GOLDEN), "--no-progress"]) == 0
-    assert capsys.readouterr().out.startswith("bit-exact: 100/100 samples")
+    assert "bit-exact: 100/100 samples" in capsys.readouterr().out.splitlines()[-1]
     assert main(["verify", str(path), "--golden", str(GOLDEN), "--backend", "lava", "--samples", "8",
                  "--no-progress"]) == 0
-    assert capsys.readouterr().out.startswith("bit-exact: 8/8 samples")
+    assert "bit-exact: 8/8 samples" in capsys.readouterr().out.splitlines()[-1]
 
 
 def test_golden_round_trip_and_mismatch(digits, tmp_path, capsys) -> None:

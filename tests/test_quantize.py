@@ -62,7 +62,8 @@ def test_quantized_logits_close_to_float_ttfs(seed: int) -> None:
     ref = simulate_float(layers, windows, x, net.steps).logits
     got = simulate(net, x).logits
     spread = max(np.abs(ref).max(), 1e-9)
-    # Each layer's weight rounding is <= 1/254 of its largest weight; a spike can move by one step.
+    # Weight rounding is below 1/127 of a layer's largest weight (1/254 for the readout); a spike can move
+    # by one step.
     assert np.abs(got - ref).max() <= 0.25 * spread + 2 * max(net.windows.values(), default=1) / net.steps
 
 

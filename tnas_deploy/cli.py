@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a compiled artifact on input data")
     r.add_argument("artifact", type=Path)
-    r.add_argument("--input", type=Path, required=True, help=".npz with x (and optional labels y)")
+    r.add_argument("--input", type=Path, required=True, help=".npz with x (and optional labels y), or an event file")
+    r.add_argument("--event-window-us", type=float, help="event files: time window per sample in microseconds")
     r.add_argument("--backend", choices=BACKENDS, default="reference",
                    help="reference: integer numpy simulator; lava: Lava CPU simulator (fixed_pt); "
                         "loihi2: Loihi 2 hardware (needs Intel's lava-loihi)")
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("artifact", type=Path)
     src = v.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", type=Path, help="run reference and Lava on these samples and compare")
+    v.add_argument("--event-window-us", type=float, help="event files: time window per sample in microseconds")
     src.add_argument("--golden", type=Path, help="re-run the golden file's samples and compare with it")
     v.add_argument("--backend", choices=["reference", "lava"], default=None,
                    help="with --golden: the backend to re-run (default reference)")
@@ -73,18 +75,33 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("golden", help="record spike times, readout values and predictions as a golden file")
     g.add_argument("artifact", type=Path)
     g.add_argument("--input", type=Path, required=True)
+    g.add_argument("--event-window-us", type=float, help="event files: time window per sample in microseconds")
     g.add_argument("-o", "--output", type=Path, required=True)
     g.add_argument("--backend", choices=["reference", "lava"], default="reference")
     g.add_argument("--samples", type=int)
     g.add_argument("--timeout", type=float)
     g.add_argument("--no-progress", action="store_true")
+    b = sub.add_parser("bench", help="energy, latency and resources on hardware profiles; writes a report")
+    b.add_argument("target", type=Path, help="compiled artifact, or a genome .json (compiled first)")
+    b.add_argument("--input", type=Path, required=True, help=".npz samples to run (labels give accuracy, WAR, UAR)")
+    b.add_argument("--event-window-us", type=float, help="event files: time window per sample in microseconds")
+    b.add_argument("--profile", action="append", dest="profiles", metavar="P",
+                   help="profile name or .toml path; repeat for several (default: every bundled profile)")
+    b.add_argument("--backend", choices=["reference", "lava"], default="reference")
+    b.add_argument("--calibration", type=Path, help="for a genome: calibration data (default: the input data)")
+    b.add_argument("--compile-profile", default="loihi2", help="for a genome: the profile to compile for")
+    b.add_argument("--samples", type=int, help="use only the first N samples")
+    b.add_argument("-o", "--output", type=Path, help="report directory (default build/report-<name>)")
+    b.add_argument("--json", action="store_true", help="print the whole report.json")
+    b.add_argument("--no-progress", action="store_true")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .lava_backend.runner import BackendError  # no Lava import: the runner imports Lava lazily
-    commands = {"compile": _compile, "inspect": _inspect, "run": _run, "verify": _verify, "golden": _golden}
+    commands = {"compile": _compile, "inspect": _inspect, "run": _run, "verify": _verify, "golden": _golden,
+                "bench": _bench}
     try:
         return commands[args.command](args)
     except BackendError as exc:
@@ -132,7 +149,8 @@ def _load_run_inputs(args: argparse.Namespace):
     from .artifact import load_artifact
     from .data import load_dataset
     net, _ = load_artifact(args.artifact)
-    data = load_dataset(args.input, net.input_shape, len(net.classes)).head(args.samples)
+    data = load_dataset(args.input, net.input_shape, len(net.classes),
+                        window_us=getattr(args, "event_window_us", None)).head(args.samples)
     return net, data
 
 
@@ -225,6 +243,64 @@ def _golden(args: argparse.Namespace) -> int:
     save_golden(args.output, args.artifact, data.x, result, args.backend, data.sha256)
     print(f"wrote {args.output}: {result.samples} samples, "
           f"{sum(int((t >= 0).sum()) for t in result.spike_times.values())} spikes, backend {args.backend}")
+    return 0
+
+
+def _fmt(value: float | None, unit: str, scale: float = 1.0) -> str:
+    return "unknown" if value is None else f"{value / scale:.3g} {unit}"
+
+
+def _fmt_energy(total: float | None, dynamic: float | None) -> str:
+    """Energy per inference in uJ; with the static part unknown, the dynamic part as a lower bound."""
+    if total is None and dynamic is not None:
+        return f">= {dynamic / 1e6:.3g} uJ (dynamic)"
+    return _fmt(total, "uJ", 1e6)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import time
+
+    from .energy.bench import run_bench
+
+    started = time.perf_counter()
+    report, out_dir = run_bench(args.target, args.input, args.profiles, args.backend, args.calibration, args.output,
+                                progress=not args.no_progress and not args.json, samples=args.samples,
+                                compile_profile=args.compile_profile, window_us=args.event_window_us)
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return 0
+    print(f"{report['network']}: {report['data']['samples']} samples on the {report['backend']} backend; "
+          f"{report['metrics']['spikes']:.0f} spikes and {report['metrics']['synaptic_events']:.0f} synaptic events "
+          f"per sample")
+    if "accuracy" in report:
+        acc = report["accuracy"]
+        uar = "n/a" if acc["uar"] is None else f"{acc['uar'] * 100:.2f} %"
+        print(f"accuracy (WAR) {acc['war'] * 100:.2f} %, UAR {uar}")
+    rows = [["profile", "kind", "fits", "cores", "energy/inference", "latency"]]
+    for name, block in report["profiles"].items():
+        if block["kind"] == "baseline":
+            base = block["baseline"]
+            rows.append([name, "ANN baseline", "-", "-", _fmt_energy(base["total_pj"], base["dynamic_pj"]),
+                         _fmt(base["latency_ns"], "ms", 1e6)])
+            continue
+        placement = block["placement"]
+        energy = block["energy"] or {}
+        fits = "yes" if placement["fits"] else ("unknown" if (placement["problem"] or "").startswith("unknown")
+                                                 else "NO")
+        cores = "-" if placement["cores_used"] is None else (
+            f"{placement['cores_used']}/{placement['cores_available'] or '?'}")
+        rows.append([name, "neuromorphic", fits, cores, _fmt_energy(energy.get("total_pj"), energy.get("dynamic_pj")),
+                     _fmt(energy.get("latency_ns"), "ms", 1e6)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    for name, block in report["profiles"].items():
+        if block.get("note"):
+            print(f"{name}: {block['note']}")
+    print(f"wrote {out_dir / 'report.json'}, {out_dir / 'report.md'} and {out_dir / 'report.html'} "
+          f"in {time.perf_counter() - started:.2f} s")
     return 0
 
 

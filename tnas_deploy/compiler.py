@@ -66,12 +66,12 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
     x_cal = inputs.calibration.x if inputs.calibration is not None else None
     windows = calibrate_windows(layers, x_cal, margin)
     dl = deltas(layers, windows, K)
-    fmt = inputs.profile.format
+    fmt = inputs.profile.require_format()
     drops: dict[str, int] = {}
     for _ in range(MAX_HEADROOM_ROUNDS):
         net = _quantized_network(inputs, layers, windows, dl, K, margin, saturate, drops)
         headroom, overflows = measure_headroom(net, inputs.calibration)
-        if not overflows or saturate:
+        if not overflows:
             break
         # use the calibration data to choose scales: lower each overflowing layer's state scale and retry
         for layer_id, (_, peak) in overflows.items():
@@ -94,11 +94,11 @@ def _quantized_network(inputs: CompileInputs, layers: list[Layer], windows, dl, 
                        saturate: bool, drops: dict[str, int]) -> CompiledNetwork:
     genome = inputs.genome
     try:
-        q = quantize(layers, dl, windows.length, K, inputs.profile.format, saturate, drops)
+        q = quantize(layers, dl, windows.length, K, inputs.profile.require_format(), saturate, drops)
     except OverflowReport as exc:
         raise OverflowReport(exc.message, genome.source, exc.field) from None
     return CompiledNetwork(
-        name=genome.name, steps=K, layers=q.layers, fmt=inputs.profile.format, input_shape=genome.task.input_shape,
+        name=genome.name, steps=K, layers=q.layers, fmt=inputs.profile.require_format(), input_shape=genome.task.input_shape,
         classes=genome.task.classes, windows=windows.length, window_method=windows.method,
         genome=genome.to_json(), provenance=genome.provenance,
         profile={"name": inputs.profile.name, "chip": inputs.profile.chip, "sha256": inputs.profile.sha256,

@@ -31,10 +31,15 @@ class Dataset:
 
 
 def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int | None = None,
-                 role: str = "--input") -> Dataset:
+                 role: str = "--input", *, window_us: float | None = None) -> Dataset:
+    """Samples from an `.npz` with `x` (and `y`), or TTFS images from an event file (docs/events.md: an HDF5 file,
+    or an `.npz` with `events` or 1-D `x`, `y`, `t`, `p` arrays); `window_us` applies to event files only."""
     path = Path(path)
     if not path.is_file():
         raise DeployError("data file not found", path, role)
+    from . import events
+    if events.is_hdf5_file(path):
+        return events.dataset_from_events(path, input_shape, n_classes, window_us, role=role)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -44,6 +49,12 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DeployError(f"not a readable .npz file ({exc}); expected arrays 'x' and optionally 'y'", path) from None
+    if events.is_event_archive(arrays):
+        return events.dataset_from_event_set(events.events_from_npz_arrays(arrays, path), input_shape, n_classes,
+                                             window_us)
+    if window_us is not None:
+        raise DeployError("applies to event files only (docs/events.md); this file holds samples 'x'", path,
+                          "window_us")
     if "x" not in arrays:
         raise DeployError(f"missing array; the file has {sorted(arrays)}, expected 'x' (samples x {list(input_shape)})",
                           path, "x")

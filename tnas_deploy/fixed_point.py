@@ -103,11 +103,6 @@ def encode_ttfs_input(x: np.ndarray, steps: int) -> np.ndarray:
     return (steps - q).astype(INT)
 
 
-def value_of_step(step: np.ndarray, steps: int) -> np.ndarray:
-    """Spike step within a window -> integer value q = K - step (no spike, step == K, gives 0)."""
-    return (steps - np.asarray(step, dtype=INT)).astype(INT)
-
-
 # -- the TTFS neuron --------------------------------------------------------------------------------
 
 def ttfs_integrate_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, state_bits: int

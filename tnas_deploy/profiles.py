@@ -1,10 +1,12 @@
 """Hardware profiles: one TOML file per chip in `hw_profiles/`, or a user's own file given by path.
 
 Every number is a table `{value = ..., source = "..."}` or `{value = ..., estimate = "why"}`: a number
-without provenance is rejected. This module reads the numeric format that quantization needs.
+without provenance is rejected, and a number nobody knows is simply absent (reported as unknown, never
+taken as zero). See docs/profiles.md for the tables and keys.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -21,15 +23,56 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "hw_profiles"
 
 
 @dataclass(frozen=True)
+class Quantity:
+    """A number from a profile with its provenance: `source` (published) or `estimate` (reasoned)."""
+
+    value: float
+    source: str | None = None
+    estimate: str | None = None
+
+    @property
+    def provenance(self) -> str:
+        return self.source if self.source is not None else f"estimate: {self.estimate}"
+
+
+#: The keys each table may hold (docs/profiles.md); anything else is a typo to report.
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "resources": ("cores", "neurons_per_core", "synapse_memory_bits_per_core", "max_fan_in", "max_fan_out",
+                  "mesh_columns", "chips"),
+    "energy": ("synaptic_op_pj", "neuron_update_active_pj", "neuron_update_idle_pj", "spike_in_core_pj",
+               "spike_hop_pj", "static_power_mw"),
+    "time": ("synaptic_op_ns", "neuron_update_ns", "spike_hop_ns", "barrier_ns", "fixed_step_ns"),
+    "baseline": ("process_node_nm", "mac_pj", "sram_access_pj_per_byte", "dram_access_pj_per_byte",
+                 "static_power_mw", "macs_per_ns"),
+}
+KINDS = ("neuromorphic", "baseline")
+
+
+@dataclass(frozen=True)
 class HardwareProfile:
     name: str
     chip: str
     description: str
-    format: NumericFormat
+    kind: str
+    format: NumericFormat | None          # None: energy and resources only, cannot be compiled for
     path: Path
     sha256: str
+    #: Every number of the [resources], [energy], [time] and [baseline] tables, with provenance.
+    quantities: dict[str, Quantity]
     #: The whole file as parsed (numbers with their sources), carried into artifacts and reports.
     raw: dict[str, Any]
+
+    def get(self, key: str) -> float | None:
+        """A number such as "energy.synaptic_op_pj", or None when the profile does not know it."""
+        q = self.quantities.get(key)
+        return None if q is None else q.value
+
+    def require_format(self) -> NumericFormat:
+        if self.format is None:
+            raise DeployError("this profile has no [format] table (the chip's number formats), so tnas-deploy "
+                              "cannot quantize for it; compile for another profile and use this one for estimates",
+                              self.path, "format")
+        return self.format
 
 
 def profile_dirs() -> list[Path]:
@@ -61,22 +104,63 @@ def load_profile(name_or_path: str) -> HardwareProfile:
     path = resolve_profile(name_or_path)
     try:
         raw = tomli.loads(path.read_text(encoding="utf-8"))
-    except tomli.TOMLDecodeError as exc:
+    except (tomli.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DeployError(f"malformed TOML: {exc}", path) from None
     meta = raw.get("profile")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
         raise DeployError("expected a [profile] table with a string `name`", path, "profile.name")
-    fmt_table = raw.get("format")
-    if not isinstance(fmt_table, dict):
-        raise DeployError("expected a [format] table (the chip's number formats)", path, "format")
-    values = {}
-    for f in fields(NumericFormat):
-        values[f.name] = sourced_int(fmt_table, f.name, path, "format")
-    fmt = NumericFormat(**values)
-    _check_format(fmt, path)
+    kind = meta.get("kind", "neuromorphic")
+    if kind not in KINDS:
+        raise DeployError(f"unknown kind {kind!r}; expected one of {list(KINDS)}", path, "profile.kind")
+    unknown = sorted(set(raw) - {"profile", "format", *TABLE_KEYS})
+    if unknown:
+        raise DeployError(f"unknown table(s) {unknown}; expected [profile], [format], "
+                          f"{', '.join(f'[{t}]' for t in TABLE_KEYS)}", path, unknown[0])
+    fmt = None
+    if "format" in raw:
+        fmt_table = raw["format"]
+        if not isinstance(fmt_table, dict):
+            raise DeployError("expected a table of the chip's number formats", path, "format")
+        values = {f.name: sourced_int(fmt_table, f.name, path, "format") for f in fields(NumericFormat)}
+        extra = sorted(set(fmt_table) - set(values) - {"decay_bits"})
+        if extra:
+            raise DeployError(f"unknown key(s) {extra}; see docs/profiles.md", path, f"format.{extra[0]}")
+        fmt = NumericFormat(**values)
+        _check_format(fmt, path)
+    elif kind == "neuromorphic" and "resources" not in raw:
+        raise DeployError("a neuromorphic profile needs a [format] table, a [resources] table, or both", path, "format")
+    quantities: dict[str, Quantity] = {}
+    for table, keys in TABLE_KEYS.items():
+        entries = raw.get(table, {})
+        if not isinstance(entries, dict):
+            raise DeployError("expected a table", path, table)
+        for key, entry in entries.items():
+            if key not in keys:
+                raise DeployError(f"unknown key {key!r}; expected one of {list(keys)} (docs/profiles.md)",
+                                  path, f"{table}.{key}")
+            quantities[f"{table}.{key}"] = sourced_number(entry, path, f"{table}.{key}")
     return HardwareProfile(name=meta["name"], chip=str(meta.get("chip", meta["name"])),
-                           description=str(meta.get("description", "")), format=fmt, path=path,
-                           sha256=sha256_file(path), raw=raw)
+                           description=str(meta.get("description", "")), kind=kind, format=fmt, path=path,
+                           sha256=sha256_file(path), quantities=quantities, raw=raw)
+
+
+def sourced_number(entry: Any, path: Path, field: str) -> Quantity:
+    """A `{value = <number >= 0>, source = "..."}` or `{value = ..., estimate = "..."}` table."""
+    if not isinstance(entry, dict) or "value" not in entry:
+        raise DeployError("expected a table {value = <number>, source = \"...\"} (every number cites its source)",
+                          path, field)
+    source, estimate = entry.get("source"), entry.get("estimate")
+    if not (isinstance(source, str) and source.strip()) and not (isinstance(estimate, str) and estimate.strip()):
+        raise DeployError("a number needs `source` (where it comes from) or `estimate` (the reasoning)", path, field)
+    value = entry["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise DeployError(f"expected a finite number >= 0, got {value!r}", path, f"{field}.value")
+    extra = sorted(set(entry) - {"value", "source", "estimate", "note"})
+    if extra:
+        raise DeployError(f"unknown key(s) {extra}; a number has value, source or estimate, and an optional note",
+                          path, field)
+    return Quantity(float(value), source if isinstance(source, str) else None,
+                    estimate if isinstance(estimate, str) else None)
 
 
 def sourced_int(table: dict[str, Any], key: str, path: Path, prefix: str) -> int:

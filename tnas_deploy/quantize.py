@@ -6,8 +6,9 @@ Per TTFS layer n (own step Delta_n, sources' steps Delta_j):
   own step, where the ramp r = 2**rho is added once per step of the layer's window;
 * the weight mantissa is m_ij = round(a_ij r / 2**s) with |m| <= 2**(weight_bits-1) - 1, and the shift
   s = exponent + input_shift is the smallest that fits the largest weight (full mantissa precision);
-  rho starts at threshold_shift + RAMP_PRECISION_BITS (so rounding the threshold to its register costs
-  at most 1/2**(RAMP_PRECISION_BITS+1) of a step) and moves only to keep s inside the exponent range;
+  rho starts at threshold_shift + RAMP_PRECISION_BITS (the bias in v_init is then rounded to 1/2**(rho+1)
+  of a step) and moves only to keep s inside the exponent range, the threshold inside its register and,
+  when calibration data asks for it (`scale_drop`), the state inside its bits;
 * the bias D_i is the membrane's initial value, v_init = round(r D_i / Delta_n) (so it is exact to half a
   state unit and may be negative); the neuron fires when v >= r (K + 1/2), one threshold per layer,
   stored as a register value t (multiple of 2**threshold_shift) with `v > t`; the difference is folded
@@ -97,7 +98,10 @@ def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float
     delta_own = window / steps
     scaled = [_scaled_projection(p, deltas[p.source], 1.0 / delta_own) for p in layer.projections]
     rho_target = fmt.threshold_shift + RAMP_PRECISION_BITS
-    shift, rho, mants = _mantissas(scaled, fmt, rho_target, layer.id, scale_drop)
+    # a long window needs r (K + 1/2) below the threshold register: lower the ramp until it fits
+    fits_register = max(0, math.ceil(math.log2((steps + 0.5) / max(1, fmt.threshold_max >> fmt.threshold_shift)))
+                         + fmt.threshold_shift) if (1 << rho_target) * (steps + 0.5) > fmt.threshold_max else 0
+    shift, rho, mants = _mantissas(scaled, fmt, rho_target, layer.id, scale_drop + fits_register)
     ramp = 1 << rho
     if not bias_representable(ramp, fmt):
         raise OverflowReport(f"ramp {ramp} does not fit the bias register ({fmt.bias_mant_bits}-bit mantissa, "

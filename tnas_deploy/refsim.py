@@ -5,8 +5,10 @@ It steps every TTFS layer through its integrate window and its fire window with 
 values and predictions are the bit-exact expectation for any backend.
 
 Synaptic input per step is computed for all K steps of a window at once: the one-hot spike tensor of
-each step goes through the projection in float64, which is exact for integers below 2**53 (weights are
-at most 2**(weight_bits-1+shift), fan-in times that stays far below).
+each step goes through the projection's weight mantissas in float32 when every partial sum stays below
+2**24 (exact), else in float64 (exact below 2**53); the shift into the state is applied in int64.
+Layers whose worst case provably fits the state use the closed form v = v_init + sum w q instead
+(the same integers), unless peaks are tracked.
 """
 from __future__ import annotations
 

@@ -1,0 +1,189 @@
+"""Energy, latency and mapping arithmetic on small hand-computed networks; profile validation; fit checks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tnas_deploy.compiler import CompileInputs, compile_network
+from tnas_deploy.data import Dataset
+from tnas_deploy.energy.activity import measure_activity, neurobench_metrics
+from tnas_deploy.energy.baseline import ann_operations, estimate_baseline
+from tnas_deploy.energy.mapping import fan_limits, place
+from tnas_deploy.energy.model import estimate
+from tnas_deploy.errors import DeployError
+from tnas_deploy.genome import genome_from_json
+from tnas_deploy.profiles import load_profile
+from tnas_deploy.refsim import simulate
+
+CHIP = """
+[profile]
+name = "handchip"
+chip = "hand-computable test chip"
+kind = "neuromorphic"
+[resources]
+cores = { value = 128, estimate = "test" }
+neurons_per_core = { value = 1024, estimate = "test" }
+synapse_memory_bits_per_core = { value = 1048576, estimate = "test" }
+max_fan_in = { value = 4096, estimate = "test" }
+max_fan_out = { value = 4096, estimate = "test" }
+mesh_columns = { value = 8, estimate = "test" }
+[energy]
+synaptic_op_pj = { value = 23.6, estimate = "test" }
+neuron_update_active_pj = { value = 81, estimate = "test" }
+neuron_update_idle_pj = { value = 52, estimate = "test" }
+spike_in_core_pj = { value = 1.7, estimate = "test" }
+spike_hop_pj = { value = 3.5, estimate = "test" }
+static_power_mw = { value = 20, estimate = "test" }
+[time]
+synaptic_op_ns = { value = 3.5, estimate = "test" }
+neuron_update_ns = { value = 8.4, estimate = "test" }
+spike_hop_ns = { value = 5.3, estimate = "test" }
+barrier_ns = { value = 300, estimate = "test" }
+"""
+
+CPU = """
+[profile]
+name = "handcpu"
+chip = "hand-computable CPU"
+kind = "baseline"
+[baseline]
+mac_pj = { value = 0.23, estimate = "test" }
+sram_access_pj_per_byte = { value = 1.25, estimate = "test" }
+dram_access_pj_per_byte = { value = 240, estimate = "test" }
+static_power_mw = { value = 100, estimate = "test" }
+macs_per_ns = { value = 4, estimate = "test" }
+"""
+
+
+def _profile(tmp_path: Path, text: str, name: str = "p.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_profile(str(path))
+
+
+@pytest.fixture()
+def tiny():
+    """x (2 inputs) -> h (1 TTFS neuron, weights 0.5) -> o (2 outputs) -> readout; K = 8, input [1, 0]."""
+    genome = genome_from_json({
+        "format": "tnas-genome", "version": 1, "name": "tiny", "coding": {"scheme": "ttfs"},
+        "task": {"input_shape": [2], "classes": ["a", "b"]}, "time": {"steps_per_window": 8},
+        "nodes": [{"id": "x", "type": "input"},
+                  {"id": "h", "type": "dense", "inputs": ["x"], "units": 1, "neuron": {"model": "ttfs"}},
+                  {"id": "o", "type": "dense", "inputs": ["h"], "units": 2},
+                  {"id": "out", "type": "readout", "inputs": ["o"]}]})
+    weights = {"h": {"weight": np.array([[0.5, 0.5]]), "bias": np.zeros(1)},
+               "o": {"weight": np.array([[1.0], [-1.0]]), "bias": np.zeros(2)}}
+    x = np.array([[1.0, 0.0]])
+    net = compile_network(CompileInputs(genome, weights, Path(__file__), load_profile("loihi2"),
+                                        Dataset(x, None, None, None)))
+    result = simulate(net, x)
+    return genome, net, result
+
+
+def test_activity_counts_by_hand(tiny) -> None:
+    _, net, result = tiny
+    act = measure_activity(net, result)
+    assert net.total_steps == 16                       # input window 0, h fires in window 1, readout reads then
+    h, out = act["h"], act["out"]
+    assert h.spikes == 1 and h.synaptic_events == 1     # one input spike, fan-out 1
+    assert h.active_updates == 16 and h.idle_updates == 0   # integrate (steps 0-7) + fire (8-15)
+    assert out.synaptic_events == 2                     # h's spike reaches both outputs
+    assert out.active_updates == 16 and out.idle_updates == 16   # 2 neurons x 8 steps active, 8 idle
+    m = neurobench_metrics(net, result, act)
+    assert m["effective_synaptic_ops"] == 3 and m["activation_sparsity"] == 0.0
+
+
+def test_energy_and_latency_by_hand(tiny, tmp_path) -> None:
+    _, net, result = tiny
+    chip = _profile(tmp_path, CHIP)
+    act = measure_activity(net, result)
+    placement = place(net, act, chip, *fan_limits(net))
+    assert placement.fits and placement.cores_used == 2 and placement.mean_hops("h", "out") == 1.0
+    est = estimate(act, placement, chip)
+    assert est.layers["h"]["synaptic"] == pytest.approx(1 * 23.6)
+    assert est.layers["out"]["synaptic"] == pytest.approx(2 * 23.6)
+    assert est.layers["h"]["neuron_active"] == pytest.approx(16 * 81)
+    assert est.layers["out"]["neuron_idle"] == pytest.approx(16 * 52)
+    assert est.layers["h"]["routing"] == pytest.approx(1 * 1 * (1.7 + 1 * 3.5))   # 1 spike, 1 packet, 1 hop
+    dynamic = 23.6 + 2 * 23.6 + 16 * 81 + 16 * 81 + 0 * 52 + 16 * 52 + 5.2
+    assert est.dynamic_pj == pytest.approx(dynamic)
+    # busiest core per step: step 0: h, one event + update (3.5 + 8.4); steps 1-7: h update 8.4;
+    # steps 8-15: the readout core updates 2 neurons (16.8), plus 2 events (7.0) in the step h spikes;
+    # every step adds the 300 ns barrier
+    latency = (3.5 + 8.4) + 7 * 8.4 + 8 * 16.8 + 7.0 + 16 * 300
+    assert est.latency_ns == pytest.approx(latency)
+    assert est.static_pj == pytest.approx(20e-3 * latency * 1e-9 * 1e12)
+    assert est.total_pj == pytest.approx(dynamic + est.static_pj)
+    assert est.missing == []
+
+
+def test_unknown_numbers_stay_unknown(tiny, tmp_path) -> None:
+    _, net, result = tiny
+    text = CHIP.replace('static_power_mw = { value = 20, estimate = "test" }\n', "").replace(
+        'barrier_ns = { value = 300, estimate = "test" }\n', "")
+    chip = _profile(tmp_path, text)
+    act = measure_activity(net, result)
+    est = estimate(act, place(net, act, chip, *fan_limits(net)), chip)
+    assert est.dynamic_pj is not None
+    assert est.latency_ns is None and est.static_pj is None and est.total_pj is None
+    assert est.missing == ["energy.static_power_mw", "time.barrier_ns"]
+
+
+def test_ann_baseline_by_hand(tiny, tmp_path) -> None:
+    genome, net, _ = tiny
+    ops = ann_operations(genome)
+    assert ops["macs"] == 2 + 2 and ops["weight_bytes"] == (2 + 1) + (2 + 2) and ops["activation_bytes"] == 2 + 1 + 2
+    base = estimate_baseline(net.genome, _profile(tmp_path, CPU))
+    dynamic = 4 * 0.23 + (7 + 2 * 5) * 1.25
+    assert base["dynamic_pj"] == pytest.approx(dynamic)
+    assert base["latency_ns"] == pytest.approx(1.0)
+    assert base["total_pj"] == pytest.approx(dynamic + 100e-3 * 1e-9 * 1e12)
+    assert base["total_with_dram_weights_pj"] == pytest.approx(base["total_pj"] + 7 * 240)
+
+
+def test_does_not_fit_names_the_limit_and_the_excess(tiny, tmp_path) -> None:
+    _, net, result = tiny
+    act = measure_activity(net, result)
+    small = CHIP.replace("cores = { value = 128", "cores = { value = 1").replace(
+        "max_fan_out = { value = 4096", "max_fan_out = { value = 1")
+    placement = place(net, act, _profile(tmp_path, small), *fan_limits(net))
+    assert not placement.fits
+    assert "needs 2 cores, the profile has 1" in placement.problem and "1 too many" in placement.problem
+    assert "layer h: fan-out 2 exceeds resources.max_fan_out 1 (by 1)" in placement.problem
+
+
+def test_memory_limited_layer_takes_more_cores(tiny, tmp_path) -> None:
+    _, net, result = tiny
+    act = measure_activity(net, result)
+    # the readout has 2 synapses of 8 bits = 16 bits; with 8 bits per core it needs 2 cores
+    placement = place(net, act, _profile(tmp_path, CHIP.replace("value = 1048576", "value = 8")), *fan_limits(net))
+    assert placement.layers["out"].cores == 2 and placement.layers["out"].limited_by == "synapse_memory_bits_per_core"
+
+
+@pytest.mark.parametrize("text, field, words", [
+    ("[profile]\nname = 'x'\n[resources]\ncores = 5\n", "resources.cores", "source"),
+    ("[profile]\nname = 'x'\n[resources]\ncores = { value = 5 }\n", "resources.cores", "estimate"),
+    ("[profile]\nname = 'x'\n[resources]\ncores = { value = -1, source = 's' }\n", "resources.cores.value", ">= 0"),
+    ("[profile]\nname = 'x'\n[resources]\ncorez = { value = 1, source = 's' }\n", "resources.corez", "unknown key"),
+    ("[profile]\nname = 'x'\n[power]\na = 1\n", "power", "unknown table"),
+    ("[profile]\nname = 'x'\nkind = 'gpu'\n", "profile.kind", "neuromorphic"),
+    ("[profile]\nname = 'x'\n[energy\n", None, "malformed TOML"),
+])
+def test_bad_profiles_name_file_and_key(tmp_path, text, field, words) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(DeployError) as info:
+        load_profile(str(path))
+    message = str(info.value)
+    assert str(path) in message and words in message
+    if field:
+        assert field in message
+
+
+def test_profile_without_format_cannot_be_compiled_for(tmp_path) -> None:
+    chip = _profile(tmp_path, CHIP)
+    assert chip.format is None
+    with pytest.raises(DeployError, match="no \\[format\\] table"):
+        chip.require_format()

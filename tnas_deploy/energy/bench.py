@@ -1,0 +1,131 @@
+"""`tnas-deploy bench`: run samples once, then map, estimate energy and latency on every profile, and write
+the report (report.json with everything; report.md and report.html for people). The report holds no
+timestamps or timings, so the same inputs give the same files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..artifact import load_artifact, save_artifact
+from ..compiled import CompiledNetwork
+from ..data import load_dataset
+from ..errors import DeployError
+from ..io_utils import sha256_file, write_text_atomic
+from ..profiles import available_profiles, load_profile
+from ..refsim import SimResult
+from ..summary import summarize
+from .activity import LayerActivity, measure_activity, neurobench_metrics
+from .baseline import estimate_baseline
+from .mapping import fan_limits, place
+from .model import estimate
+
+REPORT_FORMAT = "tnas-bench-report"
+REPORT_VERSION = 1
+
+
+def load_target(target: Path, data: Path, calibration: Path | None, compile_profile: str,
+                out_dir: Path) -> tuple[CompiledNetwork, Path]:
+    """An artifact as it is, or a genome compiled for `compile_profile` (calibrated on `calibration` or the data)."""
+    if target.suffix == ".json":
+        from ..compiler import compile_files
+        net, summary = compile_files(target, profile=compile_profile, calibration_path=calibration or data)
+        path = out_dir / f"{net.name}.{compile_profile}.tdart"
+        save_artifact(net, path, summary)
+        return net, path
+    net, _ = load_artifact(target)
+    return net, target
+
+
+def accuracy_block(predictions: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
+    """WAR (overall accuracy), UAR (mean per-class recall) and the confusion matrix (rows: true class)."""
+    n = len(classes)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    support = confusion.sum(axis=1)
+    recall = np.divide(np.diag(confusion), support, out=np.zeros(n), where=support > 0)
+    present = support > 0
+    return {"war": float(np.trace(confusion) / max(1, confusion.sum())),
+            "uar": float(recall[present].mean()) if present.any() else None,
+            "per_class_recall": {c: (float(r) if s else None) for c, r, s in zip(classes, recall, support)},
+            "confusion_matrix": confusion.tolist(), "classes": list(classes)}
+
+
+def _layer_block(net: CompiledNetwork, act: LayerActivity, result: SimResult) -> dict[str, Any]:
+    K = net.steps
+    histogram = None
+    if act.layer in result.spike_times:
+        times = result.spike_times[act.layer]
+        local = times[times >= 0] % K
+        histogram = np.bincount(local, minlength=K).astype(int).tolist()
+    return {"kind": act.kind, "neurons": act.neurons, "synapses": act.synapses, "spikes": act.spikes,
+            "spikes_per_neuron": act.spikes / act.neurons if act.neurons else 0.0,
+            "synaptic_events": act.synaptic_events, "effective_synaptic_events": act.effective_synaptic_events,
+            "active_updates": act.active_updates, "idle_updates": act.idle_updates,
+            "activation_sparsity": act.silent_share, "spike_step_histogram": histogram}
+
+
+def profile_block(net: CompiledNetwork, activity: dict[str, LayerActivity], name: str,
+                  fans: tuple[dict[str, int], dict[str, int]]) -> dict[str, Any]:
+    profile = load_profile(name)
+    block: dict[str, Any] = {"name": profile.name, "kind": profile.kind, "chip": profile.chip, "file": str(profile.path),
+                             "sha256": profile.sha256,
+                             "numbers": {k: {"value": q.value, "provenance": q.provenance}
+                                         for k, q in sorted(profile.quantities.items())}}
+    if profile.kind == "baseline":
+        block["baseline"] = estimate_baseline(net.genome, profile)
+        return block
+    placement = place(net, activity, profile, *fans)
+    block["placement"] = placement.to_json()
+    if not placement.fits:
+        block["energy"] = None
+        block["note"] = (f"does not fit: {placement.problem}" if placement.problem and
+                         not placement.problem.startswith("unknown") else placement.problem)
+        return block
+    block["energy"] = estimate(activity, placement, profile).to_json()
+    if block["energy"]["total_pj"] is None:
+        block["note"] = "energy per inference unknown: the profile lacks " + ", ".join(
+            block["energy"]["unknown_profile_numbers"])
+    return block
+
+
+def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, backend: str = "reference",
+              calibration: Path | None = None, out_dir: Path | None = None, progress: bool = True,
+              samples: int | None = None, compile_profile: str = "loihi2", window_us: float | None = None
+              ) -> tuple[dict[str, Any], Path]:
+    from ..runner import run_backend
+    from .report import write_reports
+
+    names = profiles or available_profiles()
+    out_dir = out_dir or Path("build") / f"report-{target.stem}"
+    net, artifact_path = load_target(target, data_path, calibration, compile_profile, out_dir)
+    data = load_dataset(data_path, net.input_shape, len(net.classes), window_us=window_us).head(samples)
+    result, _ = run_backend(net, data.x, backend, progress=progress)
+    activity = measure_activity(net, result)
+    fans = fan_limits(net)
+    blocks: dict[str, Any] = {}
+    for name in names:
+        block = profile_block(net, activity, name, fans)
+        if block["name"] in blocks:
+            raise DeployError(f"two profiles are named {block['name']!r}", block["file"], "profile.name")
+        blocks[block["name"]] = block
+    report: dict[str, Any] = {
+        "format": REPORT_FORMAT, "version": REPORT_VERSION, "tool_version": __version__,
+        "network": net.name, "artifact": {"path": str(artifact_path), "sha256": sha256_file(artifact_path),
+                                          "compiled_for": net.profile["name"], "steps_per_window": net.steps,
+                                          "total_steps": net.total_steps},
+        "data": {"path": str(data_path), "sha256": data.sha256, "samples": len(data), "labelled": data.y is not None},
+        "backend": backend, "provenance": net.provenance,
+        "inputs": net.inputs, "summary": summarize(net),
+        "metrics": neurobench_metrics(net, result, activity),
+        "layers": {k: _layer_block(net, a, result) for k, a in activity.items()},
+        "profiles": blocks,
+    }
+    if data.y is not None:
+        report["accuracy"] = accuracy_block(result.predictions, data.y, net.classes)
+    write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_reports(report, out_dir)
+    return report, out_dir
