@@ -42,7 +42,7 @@ def main() -> None:
     out: dict[str, object] = {"repeats": REPEATS, "statistic": "best of repeats, seconds"}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (genome, calib) in MODELS.items():
-            def job() -> None:
+            def job(genome: str = genome, calib: str = calib, name: str = name) -> None:
                 net, summary = compile_files(ROOT / genome, calibration_path=ROOT / calib)
                 save_artifact(net, Path(tmp) / f"{name}.tdart", summary)
             out[f"compile_s_{name}"] = round(best_of(job), 3)

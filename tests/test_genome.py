@@ -5,7 +5,6 @@ Every error test checks that a `DeployError` is raised and that its text names t
 """
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 

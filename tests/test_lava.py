@@ -26,7 +26,6 @@ from tnas_deploy.lava_backend.schedule import make_schedule
 from tnas_deploy.profiles import load_profile
 from tnas_deploy.random_genome import random_genome, random_inputs
 from tnas_deploy.refsim import simulate
-from tnas_deploy.summary import summarize
 from tnas_deploy.verify import compare, result_dict
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -44,45 +44,11 @@ GENOME = {
     ],
 }
 
+#: test profiles shared with tests/test_energy.py
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 PROFILES = {
-    "testchip": """
-[profile]
-name = "testchip"
-chip = "Test chip (made-up numbers for tests)"
-kind = "neuromorphic"
-[resources]
-cores = { value = 128, estimate = "test" }
-neurons_per_core = { value = 1024, estimate = "test" }
-synapse_memory_bits_per_core = { value = 1048576, estimate = "test" }
-max_fan_in = { value = 4096, estimate = "test" }
-max_fan_out = { value = 4096, estimate = "test" }
-mesh_columns = { value = 8, estimate = "test" }
-[energy]
-synaptic_op_pj = { value = 23.6, estimate = "test" }
-neuron_update_active_pj = { value = 81, estimate = "test" }
-neuron_update_idle_pj = { value = 52, estimate = "test" }
-spike_in_core_pj = { value = 1.7, estimate = "test" }
-spike_hop_pj = { value = 3.5, estimate = "test" }
-static_power_mw = { value = 20, estimate = "test" }
-[time]
-synaptic_op_ns = { value = 3.5, estimate = "test" }
-neuron_update_ns = { value = 8.4, estimate = "test" }
-spike_hop_ns = { value = 5.3, estimate = "test" }
-barrier_ns = { value = 300, estimate = "test" }
-""",
-    "testcpu": """
-[profile]
-name = "testcpu"
-chip = "Test CPU (made-up numbers for tests)"
-kind = "baseline"
-[baseline]
-process_node_nm = { value = 45, estimate = "test" }
-mac_pj = { value = 0.23, estimate = "test" }
-sram_access_pj_per_byte = { value = 1.25, estimate = "test" }
-dram_access_pj_per_byte = { value = 240, estimate = "test" }
-static_power_mw = { value = 100, estimate = "test" }
-macs_per_ns = { value = 4, estimate = "test" }
-""",
+    "testchip": (PROFILE_DIR / "testchip.toml").read_text(),
+    "testcpu": (PROFILE_DIR / "testcpu.toml").read_text(),
     "tinychip": """
 [profile]
 name = "tinychip"

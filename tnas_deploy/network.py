@@ -75,7 +75,7 @@ class Projection:
         per_channel = out_shape[0] if self.kind == "conv2d" else 1
         return np.broadcast_to(counts[0, 0] * per_channel, source_shape).astype(np.int64)
 
-    def matrix(self, source_shape: Shape, out_shape: Shape) -> "sparse.csr_matrix":
+    def matrix(self, source_shape: Shape, out_shape: Shape) -> "scipy.sparse.csr_matrix":  # noqa: F821
         """The projection as a sparse (out x in) matrix over flat (C, H, W) indices; integer weights stay exact."""
         from scipy import sparse  # deferred: only backends that need explicit synapses use it
 

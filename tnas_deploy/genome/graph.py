@@ -158,7 +158,8 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
         try:
             nodes.append(node_from_json(raw))
         except NodeError as exc:
-            raise DeployError(str(exc), where, f"nodes[{i}] (id {raw.get('id')!r})" + (f".{exc.field}" if exc.field else ""))
+            raise DeployError(str(exc), where, f"nodes[{i}] (id {raw.get('id')!r})"
+                              + (f".{exc.field}" if exc.field else "")) from None
     task = obj["task"]
     time = obj["time"]
     genome = Genome(

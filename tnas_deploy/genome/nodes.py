@@ -6,6 +6,7 @@ shapes (`output_shape`) and the shapes of the weights it owns (`weight_shapes`).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -289,10 +290,7 @@ class Flatten(Node):
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
-        n = 1
-        for s in shape:
-            n *= s
-        return (n,)
+        return (math.prod(shape),)
 
 
 @register
@@ -342,10 +340,7 @@ class Readout(Node):
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
-        n = 1
-        for s in shape:
-            n *= s
-        return (n,)
+        return (math.prod(shape),)
 
 
 def node_from_json(obj: dict[str, Any]) -> Node:
