@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--samples", type=int)
     g.add_argument("--timeout", type=float)
     g.add_argument("--no-progress", action="store_true")
+    x = sub.add_parser("export", help="write a network in another tool's format (NIR; netx where expressible)")
+    x.add_argument("source", type=Path, help="genome .json (NIR carries its float weights)")
+    x.add_argument("--format", choices=["nir", "netx"], required=True)
+    x.add_argument("-o", "--output", type=Path, required=True)
+    x.add_argument("--weights", type=Path, help="weights (default: the genome's `weights` entry)")
+    x.add_argument("--calibration", type=Path, help="data for the window lengths recorded in the NIR extension")
+
     b = sub.add_parser("bench", help="energy, latency and resources on hardware profiles; writes a report")
     b.add_argument("target", type=Path, help="compiled artifact, or a genome .json (compiled first)")
     b.add_argument("--input", type=Path, required=True, help=".npz samples to run (labels give accuracy, WAR, UAR)")
@@ -94,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", type=Path, help="report directory (default build/report-<name>)")
     b.add_argument("--json", action="store_true", help="print the whole report.json")
     b.add_argument("--no-progress", action="store_true")
+
+    w = sub.add_parser("view", help="look at a genome or compiled artifact in netron (as an ONNX graph)")
+    w.add_argument("source", type=Path, metavar="GENOME_OR_ARTIFACT", help="genome .json or compiled artifact (.tdart)")
+    w.add_argument("--export", type=Path, metavar="PATH", help="only write the ONNX view to PATH and print its path")
+    w.add_argument("--no-browser", action="store_true", help="serve without opening a browser")
+    w.add_argument("--port", type=int, help="localhost port to serve on (default: a free one)")
     return p
 
 
@@ -101,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .lava_backend.runner import BackendError  # no Lava import: the runner imports Lava lazily
     commands = {"compile": _compile, "inspect": _inspect, "run": _run, "verify": _verify, "golden": _golden,
-                "bench": _bench}
+                "bench": _bench, "export": _export, "view": _view}
     try:
         return commands[args.command](args)
     except BackendError as exc:
@@ -246,6 +259,35 @@ def _golden(args: argparse.Namespace) -> int:
     return 0
 
 
+NETX_CANNOT = ("netx cannot express a TTFS network: its neurons (CUBA, LIF, sigma-delta, resonate-and-fire) have "
+               "no fire-once behaviour (netx ignores refDelay), no per-layer window in which the ramp is switched on, "
+               "and no max-pooling of first spikes; every netx neuron fires again after its reset. Export to NIR, "
+               "or see docs/interop.md")
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.format == "netx":
+        raise DeployError(NETX_CANNOT, args.source, "--format")
+    from .data import load_dataset
+    from .genome import load_genome
+    from .interop.nir_export import export_nir
+    from .lowering import lower
+    from .ttfs import calibrate_windows
+    from .weights import load_weights
+
+    if args.source.suffix != ".json":
+        raise DeployError("expected a genome .json: NIR carries float weights, which an artifact does not keep",
+                          args.source)
+    genome = load_genome(args.source)
+    weights = load_weights(genome, args.weights)
+    calib = None if args.calibration is None else load_dataset(
+        args.calibration, genome.task.input_shape, len(genome.task.classes), "--calibration").x
+    windows = calibrate_windows(lower(genome, weights), calib, genome.time.window_margin)
+    export_nir(genome, weights, windows, args.output)
+    print(f"wrote {args.output} (NIR graph; TTFS semantics in the 'tnas_deploy.ttfs' metadata, docs/interop.md)")
+    return 0
+
+
 def _fmt(value: float | None, unit: str, scale: float = 1.0) -> str:
     return "unknown" if value is None else f"{value / scale:.3g} {unit}"
 
@@ -301,6 +343,36 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"{name}: {block['note']}")
     print(f"wrote {out_dir / 'report.json'}, {out_dir / 'report.md'} and {out_dir / 'report.html'} "
           f"in {time.perf_counter() - started:.2f} s")
+    return 0
+
+
+def _view(args: argparse.Namespace) -> int:
+    import signal
+    import tempfile
+    import time
+
+    from .interop.netron_view import serve, stop, write_view
+
+    if args.export is not None:
+        print(write_view(args.source, args.export))
+        return 0
+
+    def _terminate(signum: int, frame: Any) -> None:   # `kill` stops the server like Ctrl-C (temp dir removed)
+        raise KeyboardInterrupt
+
+    with tempfile.TemporaryDirectory(prefix="tnas-view-") as tmp:   # netron serves this directory only
+        path = write_view(args.source, Path(tmp) / f"{args.source.stem}.onnx")
+        url = serve(path, args.port, browse=not args.no_browser)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+        print(f"netron is showing {args.source} at {url} (Ctrl-C to stop)", flush=True)
+        try:
+            while True:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            stop(url)
     return 0
 
 

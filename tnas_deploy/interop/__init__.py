@@ -1,0 +1,1 @@
+"""Interoperability: netron views, NIR; more formats later."""
