@@ -23,25 +23,11 @@ INPUT_SHAPE = (1, 6, 6)
 
 
 def genome_obj() -> dict:
-    """input 1x6x6 -> conv(4)+bn+neuron -> maxpool -> flatten -> dense 8+neuron -> dense 3 -> readout."""
-    return {
-        "format": "tnas-genome", "version": 1, "name": "cli-test",
-        "task": {"input_shape": list(INPUT_SHAPE), "classes": [f"c{i}" for i in range(N_CLASSES)]},
-        "coding": {"scheme": "ttfs"},
-        "time": {"steps_per_window": 8},
-        "weights": "w.h5",
-        "provenance": {"generation": 1},
-        "nodes": [
-            {"id": "x", "type": "input"},
-            {"id": "c1", "type": "conv2d", "inputs": ["x"], "out_channels": 4, "kernel": 3, "padding": 1},
-            {"id": "bn1", "type": "batchnorm", "inputs": ["c1"], "neuron": TTFS},
-            {"id": "p1", "type": "maxpool2d", "inputs": ["bn1"], "kernel": 2},
-            {"id": "f", "type": "flatten", "inputs": ["p1"]},
-            {"id": "d1", "type": "dense", "inputs": ["f"], "units": 8, "neuron": TTFS},
-            {"id": "d2", "type": "dense", "inputs": ["d1"], "units": N_CLASSES},
-            {"id": "out", "type": "readout", "inputs": ["d2"]},
-        ],
-    }
+    """The shared small CNN (tests/genomes/small_cnn.json) with a weights file and provenance."""
+    obj = json.loads((Path(__file__).resolve().parent / "genomes" / "small_cnn.json").read_text())
+    obj.update(name="cli-test", weights="w.h5", provenance={"generation": 1})
+    assert tuple(obj["task"]["input_shape"]) == INPUT_SHAPE and len(obj["task"]["classes"]) == N_CLASSES
+    return obj
 
 
 @dataclass

@@ -35,17 +35,9 @@ def make_genome(nodes: list[dict], input_shape=(1, 6, 6), n_classes: int = 3, **
 
 
 def cnn_genome() -> dict:
-    """input 1x6x6 -> conv(4) -> batchnorm+neuron -> maxpool 2 -> flatten -> dense 8+neuron -> dense 3 -> readout."""
-    return make_genome([
-        {"id": "x", "type": "input"},
-        {"id": "c1", "type": "conv2d", "inputs": ["x"], "out_channels": 4, "kernel": 3, "padding": 1},
-        {"id": "bn1", "type": "batchnorm", "inputs": ["c1"], "neuron": TTFS},
-        {"id": "p1", "type": "maxpool2d", "inputs": ["bn1"], "kernel": 2},
-        {"id": "f", "type": "flatten", "inputs": ["p1"]},
-        {"id": "d1", "type": "dense", "inputs": ["f"], "units": 8, "neuron": TTFS},
-        {"id": "d2", "type": "dense", "inputs": ["d1"], "units": 3},
-        {"id": "out", "type": "readout", "inputs": ["d2"]},
-    ])
+    """The shared small CNN (tests/genomes/small_cnn.json): conv+bn+neuron, maxpool, flatten, dense, readout."""
+    shared = json.loads((Path(__file__).resolve().parent / "genomes" / "small_cnn.json").read_text())
+    return make_genome(shared["nodes"])
 
 
 def _head(src: str, n_classes: int = 3) -> list[dict]:

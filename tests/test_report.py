@@ -27,22 +27,10 @@ from tnas_deploy.random_genome import random_inputs, random_weights
 from tnas_deploy.summary import summarize
 
 TTFS = {"model": "ttfs"}
-CLASSES = ["a", "b", "c"]
-GENOME = {
-    "format": "tnas-genome", "version": 1, "name": "report-test",
-    "task": {"input_shape": [1, 6, 6], "classes": CLASSES}, "coding": {"scheme": "ttfs"},
-    "time": {"steps_per_window": 8},
-    "nodes": [
-        {"id": "x", "type": "input"},
-        {"id": "c1", "type": "conv2d", "inputs": ["x"], "out_channels": 4, "kernel": 3, "padding": 1},
-        {"id": "bn1", "type": "batchnorm", "inputs": ["c1"], "neuron": TTFS},
-        {"id": "p1", "type": "maxpool2d", "inputs": ["bn1"], "kernel": 2},
-        {"id": "f", "type": "flatten", "inputs": ["p1"]},
-        {"id": "d1", "type": "dense", "inputs": ["f"], "units": 8, "neuron": TTFS},
-        {"id": "d2", "type": "dense", "inputs": ["d1"], "units": len(CLASSES)},
-        {"id": "out", "type": "readout", "inputs": ["d2"]},
-    ],
-}
+#: the shared small CNN (tests/genomes/small_cnn.json), renamed
+GENOME = {**json.loads((Path(__file__).resolve().parent / "genomes" / "small_cnn.json").read_text()),
+          "name": "report-test"}
+CLASSES = GENOME["task"]["classes"]
 
 #: test profiles shared with tests/test_energy.py
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ class CompiledNetwork:
     headroom: dict[str, dict[str, Any]] = field(default_factory=dict)
     quantization_error: dict[str, float] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def by_id(self) -> dict[str, Layer]:
         return {layer.id: layer for layer in self.layers}
 

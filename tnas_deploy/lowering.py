@@ -148,7 +148,9 @@ def lower(genome: Genome, weights: Weights) -> list[Layer]:
             close(node, lin)
         else:
             pending[node_id] = lin
-    return [layers[k] for k in _layer_order(layers)]
+    # Insertion order follows the genome's topological order, except that a linear chain is inserted when its
+    # neuron is reached, which still puts every layer after its sources.
+    return list(layers.values())
 
 
 def _per_neuron(bias: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -168,8 +170,3 @@ def _fold_batchnorm(lin: _Linear, bn: dict[str, np.ndarray], eps: float) -> _Lin
     bias = (lin.bias - bn["running_mean"]) * scale + bn["bias"]
     return _Linear(lin.first, lin.nodes, projs, bias, lin.shape, lin.window)
 
-
-def _layer_order(layers: dict[str, Layer]) -> list[str]:
-    # Insertion order follows the genome's topological order, except that a closed linear chain is inserted
-    # when its neuron is reached; that still puts every layer after its sources.
-    return list(layers)
