@@ -226,3 +226,19 @@ def test_compile_lowers_the_state_scale_to_fit_calibration_data() -> None:
     assert not any(r.saturated.values())
     assert np.all(r.spike_times["h"][64:] == -1)          # the inhibited half never spikes
     assert np.any(r.spike_times["h"][:64] >= 0)
+
+
+def test_fire_closed_form_equals_stepping_at_every_boundary() -> None:
+    """The closed form of the fire window gives the step K applications of ttfs_fire_step give, including
+    membranes exactly one ramp below, at and above the threshold."""
+    from tnas_deploy.fixed_point import ttfs_fire_closed_form, ttfs_fire_step
+    ramp, steps, threshold = 64, 16, 1000
+    v = np.arange(threshold - ramp * (steps + 2), threshold + 3 * ramp, dtype=np.int64)
+    th = np.full(v.shape, threshold, dtype=np.int64)
+    fired = np.zeros(v.shape, dtype=bool)
+    stepped = np.full(v.shape, steps, dtype=np.int64)
+    state = v.copy()
+    for k in range(steps):
+        state, spikes, fired, _ = ttfs_fire_step(state, fired, ramp, th, 24)
+        stepped[spikes] = k
+    np.testing.assert_array_equal(ttfs_fire_closed_form(v, ramp, th, steps), stepped)

@@ -128,6 +128,17 @@ def ttfs_fire_step(v: np.ndarray, fired: np.ndarray, ramp: int, threshold: np.nd
     return v_new, spikes, fired | spikes, _peak(v_raw)
 
 
+def ttfs_fire_closed_form(v: np.ndarray, ramp: int, threshold: np.ndarray, steps: int) -> np.ndarray:
+    """The step at which `ttfs_fire_step`, applied K times from membrane `v`, fires (K if never).
+
+    The first k >= 0 with v + ramp (k + 1) > threshold is k = max(0, floor((threshold - v) / ramp)).
+    Exact only when no state can saturate on the way, which compile proves per layer (`provably_safe`);
+    otherwise step with `ttfs_fire_step`.
+    """
+    k = np.maximum(0, np.floor_divide(threshold - v, INT(ramp)))
+    return np.where(k < steps, k, steps).astype(INT)
+
+
 def first_spike_step(a_in: np.ndarray, fired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Max-pooling neuron: fires once, on the first step any of its inputs spikes (earliest spike = max value)."""
     spikes = (a_in > 0) & ~fired

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .compiled import CompiledNetwork
-from .fixed_point import INT, encode_ttfs_input, readout_value, ttfs_fire_step, ttfs_integrate_step, weight_to_state
+from .fixed_point import (INT, encode_ttfs_input, readout_value, ttfs_fire_closed_form, ttfs_fire_step,
+                          ttfs_integrate_step, weight_to_state)
 from .network import (ConcatLayer, FlattenLayer, InputLayer, Layer, MaxPoolLayer, Projection, ReadoutLayer, TtfsLayer,
                       expand_per_channel, max_pool_min)
 
@@ -107,8 +108,11 @@ def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], st
     return v, peak_u, peak_v
 
 
-def _fire(layer: TtfsLayer, v: np.ndarray, steps: int, state_bits: int) -> tuple[np.ndarray, int]:
+def _fire(layer: TtfsLayer, v: np.ndarray, steps: int, state_bits: int, stepwise: bool) -> tuple[np.ndarray, int]:
+    """The fire window: `ttfs_fire_step` K times, or (provably no saturation) its closed form."""
     threshold = expand_per_channel(layer.threshold, layer.shape)
+    if not stepwise:
+        return ttfs_fire_closed_form(v, layer.ramp, threshold, steps), -1
     fired = np.zeros(v.shape, dtype=bool)
     step = np.full(v.shape, steps, dtype=INT)
     peak = 0
@@ -148,7 +152,7 @@ def _simulate_batch(net: CompiledNetwork, x: np.ndarray, stepwise: dict[str, boo
             local[layer.id] = encode_ttfs_input(x, K)
         elif isinstance(layer, TtfsLayer):
             v, pu, pv = _integrate(layer, local, K, bits, stepwise[layer.id])
-            local[layer.id], pf = _fire(layer, v, K, bits)
+            local[layer.id], pf = _fire(layer, v, K, bits, stepwise[layer.id])
             peaks[layer.id] = {"u": pu, "v": max(pv, pf)} if stepwise[layer.id] else {"u": -1, "v": -1}
         elif isinstance(layer, ReadoutLayer):
             v, pu, pv = _integrate(layer, local, K, bits, stepwise[layer.id])
