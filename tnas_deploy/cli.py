@@ -139,7 +139,8 @@ def _compile(args: argparse.Namespace) -> int:
     from .summary import summarize
 
     inputs = load_inputs(args.genome, args.weights, args.profile, args.calibration)
-    net = compile_network(inputs, saturate=args.saturate, margin=args.margin, steps=args.steps)
+    net = compile_network(inputs, saturate=args.saturate, margin=args.margin, steps=args.steps,
+                          progress=not args.json)
     summary = summarize(net)
     out = args.output or Path("build") / f"{net.name}.{inputs.profile.name}.tdart"
     save_artifact(net, out, summary)

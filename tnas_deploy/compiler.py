@@ -22,6 +22,7 @@ from .io_utils import sha256_file
 from .lowering import lower
 from .network import Layer, ReadoutLayer, TtfsLayer
 from .profiles import HardwareProfile, load_profile
+from .progress import progress_bar
 from .quantize import quantize
 from .refsim import simulate
 from .summary import summarize
@@ -54,7 +55,7 @@ def load_inputs(genome_path: str | Path, weights_path: str | Path | None, profil
 
 
 def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float | None = None,
-                    steps: int | None = None) -> CompiledNetwork:
+                    steps: int | None = None, progress: bool = False) -> CompiledNetwork:
     genome = inputs.genome
     K = steps if steps is not None else genome.time.steps_per_window
     margin = margin if margin is not None else genome.time.window_margin
@@ -70,7 +71,7 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
     drops: dict[str, int] = {}
     for _ in range(MAX_HEADROOM_ROUNDS):
         net = _quantized_network(inputs, layers, windows, dl, K, margin, saturate, drops)
-        headroom, overflows = measure_headroom(net, inputs.calibration)
+        headroom, overflows = measure_headroom(net, inputs.calibration, progress)
         if not overflows:
             break
         # use the calibration data to choose scales: lower each overflowing layer's state scale and retry
@@ -112,12 +113,15 @@ def _quantized_network(inputs: CompileInputs, layers: list[Layer], windows, dl, 
         quantization_error={k: round(v, 12) for k, v in q.weight_error.items()})
 
 
-def measure_headroom(net: CompiledNetwork, calib: Dataset | None
+def measure_headroom(net: CompiledNetwork, calib: Dataset | None, progress: bool = False
                      ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, int]]]:
     """Per layer and state variable: peak |value| (calibration and worst case) and headroom in bits;
     plus the layers whose calibration peak passes the state limit: {layer: (variable, peak)}."""
     limit = net.fmt.state_max
-    peaks = simulate(net, calib.x, track_peaks=True).peaks if calib is not None else {}
+    peaks: dict[str, dict[str, int]] = {}
+    if calib is not None:
+        with progress_bar(len(calib), "headroom on calibration data", progress) as bar:
+            peaks = simulate(net, calib.x, track_peaks=True, progress=bar.update).peaks
     out: dict[str, dict[str, Any]] = {}
     overflows: dict[str, tuple[str, int]] = {}
     for layer in net.layers:

@@ -94,18 +94,25 @@ def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], st
         v = v0 + sum(_closed_form_input(p, local[p.source], steps, layer.shift, layer.shape) for p in layer.projections)
         v = v.reshape(v.shape[0], -1) if isinstance(layer, ReadoutLayer) else v
         return v, -1, -1
-    a_in = 0
-    for proj in layer.projections:
-        a_in = a_in + _synaptic_input(proj, local[proj.source], steps, layer.shift, layer.shape)
-    if isinstance(layer, ReadoutLayer):
-        a_in = a_in.reshape(a_in.shape[:2] + (-1,))
-    u = np.zeros(a_in.shape[1:], dtype=INT)
-    v = u + v0
-    peak_u = peak_v = 0
-    for k in range(steps):
-        u, v, pu, pv = ttfs_integrate_step(u, v, a_in[k], state_bits)
-        peak_u, peak_v = max(peak_u, pu), max(peak_v, pv)
-    return v, peak_u, peak_v
+    # Samples are independent: step them in chunks so the per-step input (K x chunk x neurons) stays bounded.
+    batch = local[layer.projections[0].source].shape[0]
+    widest = max([layer.size] + [local[p.source][0].size for p in layer.projections])
+    chunk = max(1, CHUNK_ELEMENTS // max(1, steps * widest))
+    parts, peak_u, peak_v = [], 0, 0
+    for start in range(0, max(batch, 1), chunk):
+        a_in = 0
+        for proj in layer.projections:
+            a_in = a_in + _synaptic_input(proj, local[proj.source][start:start + chunk], steps, layer.shift,
+                                          layer.shape)
+        if isinstance(layer, ReadoutLayer):
+            a_in = a_in.reshape(a_in.shape[:2] + (-1,))
+        u = np.zeros(a_in.shape[1:], dtype=INT)
+        v = u + v0                                          # v_init per neuron, broadcast over samples
+        for k in range(steps):
+            u, v, pu, pv = ttfs_integrate_step(u, v, a_in[k], state_bits)
+            peak_u, peak_v = max(peak_u, pu), max(peak_v, pv)
+        parts.append(v)
+    return np.concatenate(parts), peak_u, peak_v
 
 
 def _fire(layer: TtfsLayer, v: np.ndarray, steps: int, state_bits: int, stepwise: bool) -> tuple[np.ndarray, int]:

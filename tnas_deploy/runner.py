@@ -1,31 +1,24 @@
 """Running a compiled network on data with a progress bar, and writing the result file."""
 from __future__ import annotations
 
-import sys
-import threading
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from . import __version__
 from .compiled import CompiledNetwork
 from .data import Dataset
 from .errors import DeployError
 from .io_utils import atomic_path
+from .progress import progress_bar
 from .refsim import SimResult, simulate
-
-# tqdm's default lock is a multiprocessing RLock, whose creation fixes multiprocessing's start method;
-# Lava then fails at import (it calls set_start_method('fork') itself). A thread lock avoids that.
-tqdm.set_lock(threading.RLock())
 
 
 def run_backend(net: CompiledNetwork, x: np.ndarray, backend: str, progress: bool = True,
                 timeout: float | None = None) -> tuple[SimResult, float]:
     """Run samples on `reference`, `lava` (CPU simulator) or `loihi2` (hardware), with a progress bar."""
     start = time.perf_counter()
-    with tqdm(total=len(x), unit="sample", desc=f"{backend} {net.name}", disable=None if progress else True,
-              file=sys.stderr, leave=False) as bar:
+    with progress_bar(len(x), f"{backend} {net.name}", progress) as bar:
         if backend == "reference":
             result = simulate(net, x, progress=bar.update)
         elif backend in ("lava", "loihi2"):
