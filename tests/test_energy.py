@@ -13,7 +13,6 @@ from tnas_deploy.energy.baseline import ann_operations, estimate_baseline
 from tnas_deploy.energy.mapping import fan_limits, place
 from tnas_deploy.energy.model import estimate
 from tnas_deploy.errors import DeployError
-from tnas_deploy.genome import genome_from_json
 from tnas_deploy.profiles import load_profile
 from tnas_deploy.refsim import simulate
 
@@ -30,15 +29,9 @@ def _profile(tmp_path: Path, text: str, name: str = "p.toml"):
 
 
 @pytest.fixture()
-def tiny():
+def tiny(mlp_genome):
     """x (2 inputs) -> h (1 TTFS neuron, weights 0.5) -> o (2 outputs) -> readout; K = 8, input [1, 0]."""
-    genome = genome_from_json({
-        "format": "tnas-genome", "version": 1, "name": "tiny", "coding": {"scheme": "ttfs"},
-        "task": {"input_shape": [2], "classes": ["a", "b"]}, "time": {"steps_per_window": 8},
-        "nodes": [{"id": "x", "type": "input"},
-                  {"id": "h", "type": "dense", "inputs": ["x"], "units": 1, "neuron": {"model": "ttfs"}},
-                  {"id": "o", "type": "dense", "inputs": ["h"], "units": 2},
-                  {"id": "out", "type": "readout", "inputs": ["o"]}]})
+    genome = mlp_genome(2, 1, "tiny")
     weights = {"h": {"weight": np.array([[0.5, 0.5]]), "bias": np.zeros(1)},
                "o": {"weight": np.array([[1.0], [-1.0]]), "bias": np.zeros(2)}}
     x = np.array([[1.0, 0.0]])

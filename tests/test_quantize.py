@@ -14,7 +14,6 @@ from tnas_deploy.compiler import CompileInputs, compile_network
 from tnas_deploy.data import Dataset
 from tnas_deploy.errors import OverflowReport
 from tnas_deploy.fixed_point import bias_representable
-from tnas_deploy.genome import genome_from_json
 from tnas_deploy.lowering import lower
 from tnas_deploy.network import ReadoutLayer, TtfsLayer
 from tnas_deploy.profiles import load_profile
@@ -81,21 +80,15 @@ def test_artifact_round_trip_preserves_the_network(tmp_path: Path) -> None:
     assert summary == summarize(loaded)
 
 
-def _one_layer(bias: float):
-    genome = genome_from_json({
-        "format": "tnas-genome", "version": 1, "name": "one", "coding": {"scheme": "ttfs"},
-        "task": {"input_shape": [3], "classes": ["a", "b"]}, "time": {"steps_per_window": 8},
-        "nodes": [{"id": "x", "type": "input"},
-                  {"id": "h", "type": "dense", "inputs": ["x"], "units": 2, "neuron": {"model": "ttfs"}},
-                  {"id": "o", "type": "dense", "inputs": ["h"], "units": 2},
-                  {"id": "out", "type": "readout", "inputs": ["o"]}]})
+def _one_layer(mlp_genome, bias: float):
+    genome = mlp_genome(3, 2, "one")
     weights = {"h": {"weight": np.full((2, 3), 0.3), "bias": np.array([bias, 0.0])},
                "o": {"weight": np.eye(2), "bias": np.zeros(2)}}
     return genome, weights
 
 
-def test_bias_overflow_names_layer_and_variable() -> None:
-    genome, weights = _one_layer(-1e4)      # a bias of ~1e5 windows does not fit the 24-bit membrane
+def test_bias_overflow_names_layer_and_variable(mlp_genome) -> None:
+    genome, weights = _one_layer(mlp_genome, -1e4)      # a bias of ~1e5 windows does not fit the 24-bit membrane
     x = np.full((4, 3), 0.5)
     with pytest.raises(OverflowReport) as info:
         _compile(genome, weights, x)
@@ -105,10 +98,10 @@ def test_bias_overflow_names_layer_and_variable() -> None:
     assert any(n["layer"] == "h" and n["variable"] == "bias" for n in net.notes)
 
 
-def test_bias_larger_than_the_window_is_exact() -> None:
+def test_bias_larger_than_the_window_is_exact(mlp_genome) -> None:
     """A bias above the window (threshold 'below zero' in the classic B1 form) still compiles exactly:
     the bias lives in the initial membrane, the threshold stays positive."""
-    genome, weights = _one_layer(0.0)
+    genome, weights = _one_layer(mlp_genome, 0.0)
     weights["h"]["weight"][0] = -0.3                 # h0 = ReLU(-0.3 (x0+x1+x2) + D) with a large D
     weights["h"]["bias"][0] = 2.0
     x = np.random.default_rng(0).random((32, 3))

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from tnas_deploy.compiler import CompileInputs, compile_network
 from tnas_deploy.data import Dataset
-from tnas_deploy.genome import genome_from_json
 from tnas_deploy.network import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from tnas_deploy.profiles import load_profile
 from tnas_deploy.random_genome import random_genome, random_inputs
@@ -132,22 +131,16 @@ def test_batching_does_not_change_results() -> None:
     assert a.peaks == b.peaks
 
 
-def _tiny(bias: float, weight: float):
-    genome = genome_from_json({
-        "format": "tnas-genome", "version": 1, "name": "tiny", "coding": {"scheme": "ttfs"},
-        "task": {"input_shape": [2], "classes": ["a", "b"]}, "time": {"steps_per_window": 8},
-        "nodes": [{"id": "x", "type": "input"},
-                  {"id": "h", "type": "dense", "inputs": ["x"], "units": 1, "neuron": {"model": "ttfs"}},
-                  {"id": "o", "type": "dense", "inputs": ["h"], "units": 2},
-                  {"id": "out", "type": "readout", "inputs": ["o"]}]})
+def _tiny(mlp_genome, bias: float, weight: float):
+    genome = mlp_genome(2, 1, "tiny")
     weights = {"h": {"weight": np.array([[weight, weight]]), "bias": np.array([bias])},
                "o": {"weight": np.array([[1.0], [-1.0]]), "bias": np.zeros(2)}}
     return genome, weights
 
 
-def test_spike_time_encodes_relu_of_the_input() -> None:
+def test_spike_time_encodes_relu_of_the_input(mlp_genome) -> None:
     """h = ReLU(0.5 x0 + 0.5 x1): larger inputs spike earlier, zero input never spikes."""
-    genome, weights = _tiny(0.0, 0.5)
+    genome, weights = _tiny(mlp_genome, 0.0, 0.5)
     x = np.array([[0.0, 0.0], [0.25, 0.25], [1.0, 1.0], [1.0, 0.0]])
     net = compile_network(CompileInputs(genome, weights, _fake_path(), load_profile("loihi2"),
                                         Dataset(x, None, None, None)))
@@ -159,8 +152,8 @@ def test_spike_time_encodes_relu_of_the_input() -> None:
     assert times[1] > times[3] > times[2]                    # 0.25 < 0.5 < 1.0: later spike for smaller values
 
 
-def test_counts_follow_fan_out() -> None:
-    genome, weights = _tiny(0.0, 0.5)
+def test_counts_follow_fan_out(mlp_genome) -> None:
+    genome, weights = _tiny(mlp_genome, 0.0, 0.5)
     x = np.array([[1.0, 0.0], [1.0, 1.0]])
     net = compile_network(CompileInputs(genome, weights, _fake_path(), load_profile("loihi2"),
                                         Dataset(x, None, None, None)))
@@ -171,9 +164,9 @@ def test_counts_follow_fan_out() -> None:
     assert r.counts["h"]["neuron_updates"].tolist() == [2 * net.steps] * 2
 
 
-def test_saturation_is_clipping_and_reported() -> None:
+def test_saturation_is_clipping_and_reported(mlp_genome) -> None:
     """A compile with --saturate clips (never wraps) and the simulator says which layer saturated."""
-    genome, weights = _tiny(0.0, 1.0)
+    genome, weights = _tiny(mlp_genome, 0.0, 1.0)
     x = np.ones((1, 2))
     net = compile_network(CompileInputs(genome, weights, _fake_path(), load_profile("loihi2"),
                                         Dataset(x, None, None, None)))
@@ -186,9 +179,9 @@ def test_saturation_is_clipping_and_reported() -> None:
     assert r.spike_times["h"][0, 0] == layer.window * net.steps   # clipped to the maximum: fires at once
 
 
-def test_headroom_measurement_reports_calibration_overflow() -> None:
+def test_headroom_measurement_reports_calibration_overflow(mlp_genome) -> None:
     from tnas_deploy.compiler import measure_headroom
-    genome, weights = _tiny(0.0, 1.0)
+    genome, weights = _tiny(mlp_genome, 0.0, 1.0)
     x = np.ones((1, 2))
     inputs = CompileInputs(genome, weights, _fake_path(), load_profile("loihi2"), Dataset(x, None, None, None))
     net = compile_network(inputs)
@@ -200,16 +193,10 @@ def test_headroom_measurement_reports_calibration_overflow() -> None:
     assert head["h"]["v"]["calibration_peak"] > net.fmt.state_max and head["h"]["v"]["headroom_bits"] < 0
 
 
-def test_compile_lowers_the_state_scale_to_fit_calibration_data() -> None:
+def test_compile_lowers_the_state_scale_to_fit_calibration_data(mlp_genome) -> None:
     """Strong inhibition next to a tiny positive range overflows the membrane at the default scale; the
     compiler lowers that layer's scale until the calibration data fits, and says so."""
-    genome = genome_from_json({
-        "format": "tnas-genome", "version": 1, "name": "inhibited", "coding": {"scheme": "ttfs"},
-        "task": {"input_shape": [7], "classes": ["a", "b"]}, "time": {"steps_per_window": 8},
-        "nodes": [{"id": "x", "type": "input"},
-                  {"id": "h", "type": "dense", "inputs": ["x"], "units": 1, "neuron": {"model": "ttfs"}},
-                  {"id": "o", "type": "dense", "inputs": ["h"], "units": 2},
-                  {"id": "out", "type": "readout", "inputs": ["o"]}]})
+    genome = mlp_genome(7, 1, "inhibited")
     weights = {"h": {"weight": np.array([[1.0] + [-100.0] * 6]), "bias": np.zeros(1)},
                "o": {"weight": np.array([[1.0], [-1.0]]), "bias": np.zeros(2)}}
     rng = np.random.default_rng(1)
