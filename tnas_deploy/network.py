@@ -238,12 +238,3 @@ def expand_per_channel(values: np.ndarray, shape: Shape) -> np.ndarray:
     values = np.asarray(values)
     return values.reshape((-1,) + (1,) * (len(shape) - 1)) * np.ones(shape, dtype=values.dtype)
 
-
-def sources_of(layer: Layer) -> tuple[str, ...]:
-    if isinstance(layer, (TtfsLayer, ReadoutLayer)):
-        return tuple(p.source for p in layer.projections)
-    if isinstance(layer, (MaxPoolLayer, FlattenLayer)):
-        return (layer.source,)
-    if isinstance(layer, ConcatLayer):
-        return layer.sources
-    return ()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -204,7 +203,3 @@ def quantize(layers: list[Layer], deltas: dict[str, np.ndarray], windows: dict[s
         else:
             out.append(layer)
     return QuantResult(out, notes, errors)
-
-
-def describe_format(fmt: NumericFormat) -> dict[str, Any]:
-    return fmt.to_json()
