@@ -146,3 +146,28 @@ def test_profile_without_format_cannot_be_compiled_for(tmp_path) -> None:
     assert chip.format is None
     with pytest.raises(DeployError, match="no \\[format\\] table"):
         chip.require_format()
+
+
+def test_nonzero_fan_out_matches_the_explicit_synapse_matrix():
+    """Effective synaptic events count only non-zero weights; computed without building big matrices."""
+    from scipy import sparse
+
+    from tnas_deploy.network import Projection
+    rng = np.random.default_rng(0)
+    cases = [
+        ("conv2d", rng.integers(-2, 3, (5, 3, 3, 3)), (3, 7, 6), (5, 4, 3),
+         dict(kernel=(3, 3), stride=(2, 2), padding=(1, 1))),
+        ("conv2d", rng.integers(-1, 2, (4, 2, 3, 3)), (2, 5, 5), (4, 5, 5),
+         dict(kernel=(3, 3), stride=(1, 1), padding=(1, 1))),
+        ("dense", rng.integers(-1, 2, (4, 12)), (3, 2, 2), (4,), {}),
+        ("avgpool2d", np.array([1, 0, 2]), (3, 6, 6), (3, 6, 6), dict(kernel=(3, 3), stride=(1, 1), padding=(1, 1))),
+        ("identity", np.array([1, 0, 2]), (3, 2, 2), (3, 2, 2), {}),
+    ]
+    for kind, w, src, out, kw in cases:
+        p = Projection("s", kind, w, **kw)
+        m = p.matrix(src, out).tocsc()
+        m.eliminate_zeros()
+        expected = np.diff(m.indptr).reshape(src)
+        assert np.array_equal(p.nonzero_fan_out(src, out), expected), kind
+        as_sparse = Projection("s", "sparse", sparse.csr_matrix(p.matrix(src, out)))
+        assert np.array_equal(as_sparse.nonzero_fan_out(src, out), expected), kind

@@ -42,7 +42,7 @@ class AnnCounterpart(nn.Module):
         if isinstance(node, N.MaxPool2d):
             return nn.MaxPool2d(node.kernel, node.stride)
         if isinstance(node, N.AvgPool2d):
-            return nn.AvgPool2d(node.kernel, node.stride)
+            return nn.AvgPool2d(node.kernel, node.stride, node.padding)   # zeros count in the mean
         return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from .compiled import CompiledNetwork
 from .errors import DeployError
 from .fixed_point import NumericFormat
 from .io_utils import atomic_path
+from .rate.network import RATE_LAYER_TYPES, CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
 from .network import LAYER_TYPES, ConcatLayer, FlattenLayer, Layer, MaxPoolLayer, Projection, ReadoutLayer, TtfsLayer
 
 FORMAT = "tnas-artifact"
@@ -31,9 +32,35 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=1, allow_nan=False)
 
 
+def _projection_json(p: Projection) -> dict[str, Any]:
+    out: dict[str, Any] = {"source": p.source, "kind": p.kind, "kernel": list(p.kernel), "stride": list(p.stride),
+                           "padding": list(p.padding), "delay_windows": p.delay_windows}
+    if isinstance(p, RateProjection):
+        out["delay"] = p.delay
+    if p.kind == "sparse":
+        out["matrix_shape"] = list(p.weight.shape)
+    return out
+
+
+def _rate_layer_json(layer: Layer) -> dict[str, Any]:
+    if isinstance(layer, RateInputLayer):
+        return {"scale": float(layer.scale).hex()}
+    if isinstance(layer, CubaLayer):
+        return {"projections": [_projection_json(p) for p in layer.projections], "shift": layer.shift,
+                "threshold_float": float(layer.threshold_float).hex(), "leak": float(layer.leak).hex(),
+                "current_leak": float(layer.current_leak).hex(), "reset": layer.reset, "role": layer.role,
+                "du": layer.du, "dv": layer.dv, "threshold": layer.threshold, "scale": float(layer.scale).hex()}
+    assert isinstance(layer, RateReadoutLayer)
+    return {"projections": [_projection_json(p) for p in layer.projections], "shift": layer.shift, "mode": layer.mode,
+            "source": layer.source, "scale": float(layer.scale).hex()}
+
+
 def _layer_json(layer: Layer) -> dict[str, Any]:
     out: dict[str, Any] = {"id": layer.id, "kind": layer.kind, "shape": list(layer.shape), "window": layer.window,
                            "nodes": list(layer.nodes)}
+    if layer.kind in RATE_LAYER_TYPES:
+        out.update(_rate_layer_json(layer))
+        return out
     if isinstance(layer, (TtfsLayer, ReadoutLayer)):
         out["projections"] = [{"source": p.source, "kind": p.kind, "kernel": list(p.kernel), "stride": list(p.stride),
                                "padding": list(p.padding), "delay_windows": p.delay_windows}
@@ -53,8 +80,28 @@ def _layer_json(layer: Layer) -> dict[str, Any]:
     return out
 
 
+def _int_array(w: np.ndarray) -> np.ndarray:
+    w = np.asarray(w, dtype=np.int64)
+    return w.astype(np.int16 if np.abs(w).max(initial=0) < 2 ** 15 else np.int32)
+
+
 def _layer_arrays(layer: Layer) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
+    if layer.kind in RATE_LAYER_TYPES:
+        for i, p in enumerate(getattr(layer, "projections", [])):
+            if p.kind == "sparse":
+                m = p.weight.tocsr()
+                arrays[f"w{i}_data"] = _int_array(m.data)
+                arrays[f"w{i}_indices"] = m.indices.astype(np.int64)
+                arrays[f"w{i}_indptr"] = m.indptr.astype(np.int64)
+            else:
+                arrays[f"w{i}"] = _int_array(p.weight)
+        if isinstance(layer, CubaLayer):
+            arrays["bias"] = np.asarray(layer.bias_q, dtype=np.int64)
+            arrays["bias_float"] = np.asarray(layer.bias, dtype=np.float64)
+        if isinstance(layer, RateReadoutLayer) and layer.mode == "membrane":
+            arrays["bias"] = np.asarray(layer.bias, dtype=np.int64)
+        return arrays
     if isinstance(layer, (TtfsLayer, ReadoutLayer)):
         for i, p in enumerate(layer.projections):
             w = np.asarray(p.weight, dtype=np.int64)
@@ -74,6 +121,7 @@ def save_artifact(net: CompiledNetwork, path: str | Path, summary: dict[str, Any
         "quantization_error": net.quantization_error, "summary": summary,
         "network": {"name": net.name, "steps": net.steps, "input_shape": list(net.input_shape),
                     "classes": list(net.classes), "windows": net.windows, "window_method": net.window_method,
+                    "coding": net.coding, "run_steps": net.run_steps,
                     "layers": [_layer_json(layer) for layer in net.layers]},
     }
     with atomic_path(path) as tmp:
@@ -124,13 +172,45 @@ def load_artifact(path: str | Path) -> tuple[CompiledNetwork, dict[str, Any]]:
         input_shape=tuple(net_meta["input_shape"]), classes=tuple(net_meta["classes"]), windows=net_meta["windows"],
         window_method=net_meta["window_method"], genome=meta["genome"], provenance=meta["provenance"],
         profile=meta["profile"], inputs=meta["inputs"], options=meta["options"], tool_version=tool_version,
-        notes=meta["notes"], headroom=meta["headroom"], quantization_error=meta["quantization_error"])
+        notes=meta["notes"], headroom=meta["headroom"], quantization_error=meta["quantization_error"],
+        coding=net_meta.get("coding", "ttfs"), run_steps=net_meta.get("run_steps", 0))
     return net, meta["summary"]
 
 
+def _rate_projections(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[RateProjection]:
+    from scipy import sparse
+    out = []
+    for i, p in enumerate(spec.get("projections", [])):
+        if p["kind"] == "sparse":
+            w = sparse.csr_matrix((arrays[f"w{i}_data"].astype(np.int64), arrays[f"w{i}_indices"],
+                                   arrays[f"w{i}_indptr"]), shape=tuple(p["matrix_shape"]))
+        else:
+            w = arrays[f"w{i}"].astype(np.int64)
+        out.append(RateProjection(p["source"], p["kind"], w, tuple(p["kernel"]), tuple(p["stride"]),
+                                  tuple(p["padding"]), p["delay_windows"], delay=p["delay"]))
+    return out
+
+
+def _rate_layer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray], common: dict[str, Any]) -> Layer:
+    if spec["kind"] == "rate_input":
+        return RateInputLayer(**common, scale=float.fromhex(spec["scale"]))
+    projs = _rate_projections(spec, arrays)
+    if spec["kind"] == "cuba":
+        return CubaLayer(**common, projections=projs, bias=arrays["bias_float"],
+                         threshold_float=float.fromhex(spec["threshold_float"]), leak=float.fromhex(spec["leak"]),
+                         current_leak=float.fromhex(spec["current_leak"]), reset=spec["reset"], role=spec["role"],
+                         shift=spec["shift"], du=spec["du"], dv=spec["dv"], threshold=spec["threshold"],
+                         bias_q=arrays["bias"].astype(np.int64), scale=float.fromhex(spec["scale"]))
+    bias = arrays["bias"].astype(np.int64) if "bias" in arrays else np.zeros(0, dtype=np.int64)
+    return RateReadoutLayer(**common, mode=spec["mode"], source=spec["source"], projections=projs, bias=bias,
+                            shift=spec["shift"], scale=float.fromhex(spec["scale"]))
+
+
 def _layer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Layer:
-    cls = LAYER_TYPES[spec["kind"]]
     common = dict(id=spec["id"], shape=tuple(spec["shape"]), window=spec["window"], nodes=tuple(spec["nodes"]))
+    if spec["kind"] in RATE_LAYER_TYPES:
+        return _rate_layer_from_json(spec, arrays, common)
+    cls = LAYER_TYPES[spec["kind"]]
     if cls in (TtfsLayer, ReadoutLayer):
         projs = [Projection(p["source"], p["kind"], arrays[f"w{i}"].astype(np.int64), tuple(p["kernel"]),
                             tuple(p["stride"]), tuple(p["padding"]), p["delay_windows"])

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from .errors import DeployError
 
@@ -39,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--saturate", action="store_true",
                    help="clip values that overflow their fixed-point format instead of failing")
     c.add_argument("--margin", type=float, help="window length = margin x largest calibration activation")
-    c.add_argument("--steps", type=int, help="override the genome's steps per window")
+    c.add_argument("--steps", type=int, help="override the genome's steps per window (TTFS) or time steps T (rate)")
+    c.add_argument("--analog-maxpool", choices=["refuse", "avgpool"], default="refuse",
+                   help="rate coding: a max-pool of analog values has no exact chip realisation; 'avgpool' "
+                        "replaces it by average pooling (a different network, recorded in the notes)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     i = sub.add_parser("inspect", help="print the summary of a compiled artifact")
@@ -140,7 +145,7 @@ def _compile(args: argparse.Namespace) -> int:
 
     inputs = load_inputs(args.genome, args.weights, args.profile, args.calibration)
     net = compile_network(inputs, saturate=args.saturate, margin=args.margin, steps=args.steps,
-                          progress=not args.json)
+                          progress=not args.json, analog_maxpool=args.analog_maxpool)
     summary = summarize(net)
     out = args.output or Path("build") / f"{net.name}.{inputs.profile.name}.tdart"
     save_artifact(net, out, summary)
@@ -164,7 +169,8 @@ def _load_run_inputs(args: argparse.Namespace):
     from .data import load_dataset
     net, _ = load_artifact(args.artifact)
     data = load_dataset(args.input, net.input_shape, len(net.classes),
-                        window_us=getattr(args, "event_window_us", None)).head(args.samples)
+                        window_us=getattr(args, "event_window_us", None),
+                        rate_steps=net.steps if net.coding == "rate" else None).head(args.samples)
     return net, data
 
 
@@ -249,6 +255,11 @@ def _verify(args: argparse.Namespace) -> int:
                               "reference", "lava", args.json, {"artifact": str(args.artifact)})
 
 
+def _spike_total(times: np.ndarray) -> int:
+    """Spikes in a TTFS spike-time array (-1 = none) or a rate raster (boolean)."""
+    return int(times.sum()) if times.dtype == bool else int((times >= 0).sum())
+
+
 def _golden(args: argparse.Namespace) -> int:
     from .verify import save_golden
 
@@ -256,7 +267,7 @@ def _golden(args: argparse.Namespace) -> int:
     result, _ = _execute(net, data.x, args.backend, args)
     save_golden(args.output, args.artifact, data.x, result, args.backend, data.sha256)
     print(f"wrote {args.output}: {result.samples} samples, "
-          f"{sum(int((t >= 0).sum()) for t in result.spike_times.values())} spikes, backend {args.backend}")
+          f"{sum(_spike_total(t) for t in result.spike_times.values())} spikes, backend {args.backend}")
     return 0
 
 

@@ -30,6 +30,8 @@ class CompiledNetwork:
     notes: list[dict[str, str]] = field(default_factory=list)
     headroom: dict[str, dict[str, Any]] = field(default_factory=dict)
     quantization_error: dict[str, float] = field(default_factory=dict)
+    coding: str = "ttfs"                # "ttfs" | "rate"
+    run_steps: int = 0                  # rate: T + D steps per inference (docs/rate.md); 0 for TTFS
 
     @cached_property
     def by_id(self) -> dict[str, Layer]:
@@ -37,9 +39,8 @@ class CompiledNetwork:
 
     @property
     def readout(self) -> ReadoutLayer:
-        layer = self.layers[-1]
-        assert isinstance(layer, ReadoutLayer)
-        return layer
+        """The last layer: a `ReadoutLayer` (TTFS) or a `rate.network.RateReadoutLayer` (rate)."""
+        return self.layers[-1]  # type: ignore[return-value]
 
     @property
     def windows_used(self) -> int:
@@ -48,7 +49,7 @@ class CompiledNetwork:
 
     @property
     def total_steps(self) -> int:
-        return self.windows_used * self.steps
+        return self.run_steps if self.coding == "rate" else self.windows_used * self.steps
 
     @property
     def ttfs_layers(self) -> list[TtfsLayer]:

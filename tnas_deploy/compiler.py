@@ -50,13 +50,18 @@ def load_inputs(genome_path: str | Path, weights_path: str | Path | None, profil
     prof = load_profile(profile)
     calib = None
     if calibration_path is not None:
-        calib = load_dataset(calibration_path, genome.task.input_shape, len(genome.task.classes), "--calibration")
+        calib = load_dataset(calibration_path, genome.task.input_shape, len(genome.task.classes), "--calibration",
+                             rate_steps=genome.steps if genome.coding == "rate" else None)
     return CompileInputs(genome, weights, path, prof, calib)  # type: ignore[arg-type]
 
 
 def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float | None = None,
-                    steps: int | None = None, progress: bool = False) -> CompiledNetwork:
+                    steps: int | None = None, progress: bool = False, analog_maxpool: str = "refuse"
+                    ) -> CompiledNetwork:
     genome = inputs.genome
+    if genome.coding == "rate":
+        from .rate.compiler import compile_rate
+        return compile_rate(inputs, saturate=saturate, steps=steps, analog_maxpool=analog_maxpool, progress=progress)
     K = steps if steps is not None else genome.time.steps_per_window
     margin = margin if margin is not None else genome.time.window_margin
     if not (math.isfinite(margin) and margin > 0):
@@ -157,7 +162,8 @@ def _bits(limit: int, peak: int | None) -> float | None:
 
 def compile_files(genome_path: str | Path, weights_path: str | Path | None = None, profile: str = "loihi2",
                   calibration_path: str | Path | None = None, saturate: bool = False,
-                  margin: float | None = None, steps: int | None = None) -> tuple[CompiledNetwork, dict[str, Any]]:
+                  margin: float | None = None, steps: int | None = None, analog_maxpool: str = "refuse"
+                  ) -> tuple[CompiledNetwork, dict[str, Any]]:
     inputs = load_inputs(genome_path, weights_path, profile, calibration_path)
-    net = compile_network(inputs, saturate=saturate, margin=margin, steps=steps)
+    net = compile_network(inputs, saturate=saturate, margin=margin, steps=steps, analog_maxpool=analog_maxpool)
     return net, summarize(net)

@@ -31,15 +31,17 @@ class Dataset:
 
 
 def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int | None = None,
-                 role: str = "--input", *, window_us: float | None = None) -> Dataset:
-    """Samples from an `.npz` with `x` (and `y`), or TTFS images from an event file (docs/events.md: an HDF5 file,
-    or an `.npz` with `events` or 1-D `x`, `y`, `t`, `p` arrays); `window_us` applies to event files only."""
+                 role: str = "--input", *, window_us: float | None = None, rate_steps: int | None = None) -> Dataset:
+    """Samples from an `.npz` with `x` (and `y`), or encoded samples from an event file (docs/events.md: an HDF5
+    file, or an `.npz` with `events` or 1-D `x`, `y`, `t`, `p` arrays); `window_us` applies to event files only.
+    Event files become TTFS images (N, 2, H, W), or with `rate_steps` = T (rate-coded networks) event counts
+    per time bin (N, T, 2, H, W)."""
     path = Path(path)
     if not path.is_file():
         raise DeployError("data file not found", path, role)
     from . import events
     if events.is_hdf5_file(path):
-        return events.dataset_from_events(path, input_shape, n_classes, window_us, role=role)
+        return events.dataset_from_events(path, input_shape, n_classes, window_us, role=role, rate_steps=rate_steps)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -51,7 +53,7 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
         raise DeployError(f"not a readable .npz file ({exc}); expected arrays 'x' and optionally 'y'", path) from None
     if events.is_event_archive(arrays):
         return events.dataset_from_event_set(events.events_from_npz_arrays(arrays, path), input_shape, n_classes,
-                                             window_us)
+                                             window_us, rate_steps=rate_steps)
     if window_us is not None:
         raise DeployError("applies to event files only (docs/events.md); this file holds samples 'x'", path,
                           "window_us")

@@ -365,7 +365,7 @@ def encode_rate(events: EventSet | np.ndarray, height: int, width: int, t0: floa
 
     An event at time t goes to bin floor((t - t0) / (t1 - t0) * bins). Returns int64 counts; with
     `normalize=True`, float64 counts divided by the largest count of the whole tensor (all zeros stay 0),
-    so values lie in [0, 1]. The command line does not use rate coding: it feeds TTFS images (encode_ttfs).
+    so values lie in [0, 1]. Rate-coded networks get the raw counts (`load_dataset(..., rate_steps=T)`).
     """
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise DeployError(f"expected a number of time bins >= 1, got {bins!r}", None, "bins")
@@ -393,16 +393,18 @@ def sample_window(events: EventSet, window_us: float | None = None) -> tuple[flo
 
 
 def dataset_from_events(path: str | Path, input_shape: tuple[int, ...], n_classes: int | None = None,
-                        window_us: float | None = None, *, role: str = "--input") -> Dataset:
-    """An event file as a Dataset of TTFS images: one sample per `sample` index, x of shape (N, 2, H, W)."""
+                        window_us: float | None = None, *, role: str = "--input", rate_steps: int | None = None
+                        ) -> Dataset:
+    """An event file as a Dataset of TTFS images, one sample per `sample` index, x of shape (N, 2, H, W); or,
+    with `rate_steps` = T, of event counts in T equal bins of each sample's window, x of shape (N, T, 2, H, W)."""
     path = Path(path)
     if not path.is_file():
         raise DeployError("data file not found", path, role)
-    return dataset_from_event_set(load_event_file(path), input_shape, n_classes, window_us)
+    return dataset_from_event_set(load_event_file(path), input_shape, n_classes, window_us, rate_steps=rate_steps)
 
 
 def dataset_from_event_set(events: EventSet, input_shape: tuple[int, ...], n_classes: int | None = None,
-                           window_us: float | None = None) -> Dataset:
+                           window_us: float | None = None, *, rate_steps: int | None = None) -> Dataset:
     path = events.path
     _check_shape(input_shape, path)
     _, height, width = (int(v) for v in input_shape)
@@ -429,11 +431,13 @@ def dataset_from_event_set(events: EventSet, input_shape: tuple[int, ...], n_cla
         if lo < 0 or hi >= n_classes:
             raise DeployError(f"labels span [{lo}, {hi}]; expected 0..{n_classes - 1} (task.classes)", path,
                               events.field_name("labels"))
-    x = np.zeros((events.n_samples, 2, height, width))
+    per_sample = (2, height, width) if rate_steps is None else (rate_steps, 2, height, width)
+    x = np.zeros((events.n_samples,) + per_sample)
     for i in range(events.n_samples):
         one = events.sample_events(i)
         t0, t1 = sample_window(one, window_us)
-        x[i] = encode_ttfs(one, height, width, t0, t1)
+        x[i] = (encode_ttfs(one, height, width, t0, t1) if rate_steps is None
+                else encode_rate(one, height, width, t0, t1, rate_steps))
     return Dataset(x, events.labels, path, sha256_file(path) if path is not None else None)
 
 

@@ -153,3 +153,64 @@ def readout_value(v: np.ndarray, bias: np.ndarray, state_bits: int) -> tuple[np.
 
 def _peak(x: np.ndarray) -> int:
     return int(np.max(np.abs(x))) if np.size(x) else 0
+
+
+# -- rate coding: the CUBA neuron (docs/rate.md) ----------------------------------------------------
+
+#: Decays are 12-bit fractions: d = 4096 removes the whole state in one step, d = 0 keeps it.
+DECAY_UNITY = 4096
+#: A static image in [0, 1] is sent as graded spikes of this many levels (8-bit payloads).
+RATE_INPUT_LEVELS = 255
+
+
+def decay(x: np.ndarray, d: int) -> np.ndarray:
+    """Loihi's decay: sign(x) * ((|x| * (4096 - d)) >> 12), truncating towards zero."""
+    x = np.asarray(x, dtype=INT)
+    return np.sign(x) * ((np.abs(x) * INT(DECAY_UNITY - d)) >> INT(12))
+
+
+@dataclass(frozen=True)
+class CubaParams:
+    """Integer parameters of one population of CUBA neurons (per-neuron bias, shared everything else)."""
+
+    du: int                 # current decay, 0..4096 (4096: the current is this step's input only)
+    dv: int                 # voltage decay, 0..4096 (0: IF, no leak)
+    threshold: int          # spike when v > threshold
+    reset_subtract: bool    # reset by subtracting the threshold (else to zero)
+    state_bits: int
+
+
+def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, bias: np.ndarray, p: CubaParams
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """One step of a CUBA population. `a_in` is the synaptic input already shifted into the state.
+
+    Returns new (u, v), the spikes, and the peak |u| and |v| before saturation (for headroom checks).
+    """
+    u_raw = decay(u, p.du) + a_in
+    u_new = saturate(u_raw, p.state_bits)
+    v_raw = decay(v, p.dv) + u_new + bias
+    v_new = saturate(v_raw, p.state_bits)
+    spikes = v_new > p.threshold
+    if p.reset_subtract:
+        v_new = np.where(spikes, v_new - INT(p.threshold), v_new)
+    else:
+        v_new = np.where(spikes, INT(0), v_new)
+    return u_new, v_new, spikes, _peak(u_raw), _peak(v_raw)
+
+
+def accumulate_step(v: np.ndarray, a_in: np.ndarray, bias: np.ndarray, state_bits: int) -> tuple[np.ndarray, int]:
+    """The rate readout's membrane: a non-leaking accumulator of its input plus bias, saturated."""
+    raw = v + a_in + bias
+    return saturate(raw, state_bits), _peak(raw)
+
+
+def encode_rate_input(x: np.ndarray) -> np.ndarray:
+    """Pixel values in [0, 1] -> graded payload q = floor(255 x + 1/2), sent at each of the T input steps."""
+    q = np.floor(np.asarray(x, dtype=np.float64) * RATE_INPUT_LEVELS + 0.5)
+    return np.clip(q, 0, RATE_INPUT_LEVELS).astype(INT)
+
+
+def encode_count_input(counts: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Event counts per bin -> graded payload, clipped to 255; also says whether anything was clipped."""
+    c = np.asarray(counts)
+    return np.clip(c, 0, RATE_INPUT_LEVELS).astype(INT), bool((c > RATE_INPUT_LEVELS).any())

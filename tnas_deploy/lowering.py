@@ -86,7 +86,7 @@ def lower(genome: Genome, weights: Weights) -> list[Layer]:
                 proj = Projection(src.id, "dense", w["weight"])
             else:
                 proj = Projection(src.id, "avgpool2d", np.full(shape[0], 1.0 / (node.kernel[0] * node.kernel[1])),
-                                  node.kernel, node.stride)  # type: ignore[arg-type]
+                                  node.kernel, node.stride, node.padding)  # type: ignore[arg-type]
             bias = np.asarray(w.get("bias", np.zeros(shape[0])), dtype=np.float64)
             lin = _Linear(node_id, (node_id,), [proj], bias, shape, src.window)
         elif isinstance(node, N.BatchNorm):

@@ -26,14 +26,15 @@ class Projection:
     """Synapses from one source layer into a TTFS layer or the readout."""
 
     source: str
-    kind: str                       # "dense" | "conv2d" | "avgpool2d" | "identity"
-    weight: np.ndarray              # dense (O, I); conv2d (O, C, kh, kw); avgpool2d/identity: per channel (C,)
+    kind: str                       # "dense" | "conv2d" | "avgpool2d" | "identity" | "sparse"
+    weight: np.ndarray              # dense (O, I); conv2d (O, C, kh, kw); avgpool2d/identity: per channel (C,);
+                                    # sparse: a scipy CSR matrix (out x in) over flat indices (composed maps)
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     delay_windows: int = 0
 
-    KINDS = ("dense", "conv2d", "avgpool2d", "identity")
+    KINDS = ("dense", "conv2d", "avgpool2d", "identity", "sparse")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:
@@ -41,20 +42,24 @@ class Projection:
 
     def apply(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
         """Linear map of a batch (B, *source_shape); exact for integer data whose partial sums stay below
-        2**53 (float64) or 2**24 (float32)."""
-        w = np.asarray(self.weight, dtype=dtype)
+        2**53 (float64) or 2**24 (float32). Dense and sparse maps return (B, outputs)."""
         x = np.asarray(x, dtype=dtype)
+        if self.kind == "sparse":
+            return np.asarray((self.weight.astype(dtype) @ x.reshape(x.shape[0], -1).T).T)
+        w = np.asarray(self.weight, dtype=dtype)
         if self.kind == "dense":
-            return x @ w.T
+            return x.reshape(x.shape[0], -1) @ w.T
         if self.kind == "identity":
             return x * w.reshape((-1,) + (1,) * (x.ndim - 2))
         if self.kind == "conv2d":
             return conv2d(x, w, self.stride, self.padding)
-        # avgpool2d: a depthwise sum over the window with one weight per channel
-        win = _windows(x, self.kernel, self.stride, (0, 0))      # (B, C, H', W', kh, kw)
+        # avgpool2d: a depthwise sum over the window with one weight per channel (zero padding counts)
+        win = _windows(x, self.kernel, self.stride, self.padding)  # (B, C, H', W', kh, kw)
         return win.sum(axis=(-1, -2)) * w.reshape(1, -1, 1, 1)
 
     def fan_in(self, source_shape: Shape) -> int:
+        if self.kind == "sparse":
+            return int(np.diff(self.weight.indptr).max(initial=0))
         if self.kind == "dense":
             return int(self.weight.shape[1])
         if self.kind == "conv2d":
@@ -65,21 +70,53 @@ class Projection:
 
     def fan_out(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
         """Synapses leaving each source neuron (shape = source_shape), counting padding and strides."""
+        if self.kind == "sparse":
+            return np.diff(self.weight.tocsc().indptr).reshape(source_shape).astype(np.int64)
         if self.kind == "dense":
             return np.full(source_shape, out_shape[0], dtype=np.int64)
         if self.kind == "identity":
             return np.ones(source_shape, dtype=np.int64)
         ones = np.ones((1, *source_shape[-2:]))[:, None]          # (1, 1, H, W)
-        counts = conv_transpose_count(ones, self.kernel, self.stride,
-                                      self.padding if self.kind == "conv2d" else (0, 0), out_shape[-2:])
+        counts = conv_transpose_count(ones, self.kernel, self.stride, self.padding, out_shape[-2:])
         per_channel = out_shape[0] if self.kind == "conv2d" else 1
         return np.broadcast_to(counts[0, 0] * per_channel, source_shape).astype(np.int64)
+
+    def nonzero_fan_out(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
+        """Synapses with a non-zero weight leaving each source neuron (without building the matrix)."""
+        if self.kind == "sparse":
+            m = self.weight.tocsc()
+            per = np.add.reduceat(m.data != 0, m.indptr[:-1]) if m.nnz else np.zeros(m.shape[1])
+            per = np.where(np.diff(m.indptr) > 0, per, 0)
+            return per.reshape(source_shape).astype(np.int64)
+        w = np.asarray(self.weight)
+        if self.kind == "dense":
+            return (w != 0).sum(axis=0).reshape(source_shape).astype(np.int64)
+        if self.kind in ("identity", "avgpool2d"):
+            per_channel = (w != 0).astype(np.int64)
+            return self.fan_out(source_shape, out_shape) * per_channel.reshape((-1,) + (1,) * (len(source_shape) - 1))
+        # conv2d: sum over kernel offsets of (outputs using the offset) x (valid input positions for it)
+        c_in, h, wd = source_shape
+        nz = (w != 0).sum(axis=0)                                   # (C, kh, kw): output channels per offset
+        out = np.zeros(source_shape, dtype=np.int64)
+        oh, ow = out_shape[1], out_shape[2]
+        for i in range(self.kernel[0]):
+            rows = np.arange(oh) * self.stride[0] - self.padding[0] + i
+            rows = rows[(rows >= 0) & (rows < h)]
+            for j in range(self.kernel[1]):
+                cols = np.arange(ow) * self.stride[1] - self.padding[1] + j
+                cols = cols[(cols >= 0) & (cols < wd)]
+                hit = np.zeros((h, wd), dtype=np.int64)
+                hit[np.ix_(rows, cols)] = 1
+                out += nz[:, i, j][:, None, None] * hit[None]
+        return out
 
     def matrix(self, source_shape: Shape, out_shape: Shape) -> "scipy.sparse.csr_matrix":  # noqa: F821
         """The projection as a sparse (out x in) matrix over flat (C, H, W) indices; integer weights stay exact."""
         from scipy import sparse  # deferred: only backends that need explicit synapses use it
 
         n_out, n_in = int(np.prod(out_shape)), int(np.prod(source_shape))
+        if self.kind == "sparse":
+            return self.weight.tocsr()
         w = np.asarray(self.weight)
         if self.kind == "dense":
             return sparse.csr_matrix(w)
@@ -90,7 +127,7 @@ class Projection:
         c_out, oh, ow = out_shape
         kh, kw = self.kernel
         sh, sw = self.stride
-        ph, pw = self.padding if self.kind == "conv2d" else (0, 0)
+        ph, pw = self.padding
         rows, cols, vals = [], [], []
         o_idx, y_idx, x_idx = np.meshgrid(np.arange(c_out), np.arange(oh), np.arange(ow), indexing="ij")
         for i in range(kh):
@@ -114,6 +151,8 @@ class Projection:
 
     def abs_row_sum(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
         """Per output neuron, the sum of |weight| over its synapses (upper bound ignoring padding)."""
+        if self.kind == "sparse":
+            return np.asarray(abs(self.weight).sum(axis=1), dtype=np.float64).reshape(-1)
         w = np.abs(np.asarray(self.weight, dtype=np.float64))
         if self.kind == "dense":
             return w.sum(axis=1)

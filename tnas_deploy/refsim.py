@@ -132,11 +132,17 @@ def _fire(layer: TtfsLayer, v: np.ndarray, steps: int, state_bits: int, stepwise
 def simulate(net: CompiledNetwork, x: np.ndarray, batch_size: int = 256,
              progress: Callable[[int], None] | None = None, track_peaks: bool = False) -> SimResult:
     """Run samples `x` (N, *input_shape), values in [0, 1]; `progress(n)` is called after each batch of n.
+    Rate networks also take time-varying input (N, T, *input_shape) and run in `tnas_deploy.rate.refsim`.
 
     With `track_peaks`, every layer is stepped and `peaks` holds each state's largest magnitude; otherwise
     layers whose worst case provably fits the state use the closed form (same integers, faster) and
     report peak -1.
     """
+    if net.coding == "rate":
+        from .rate.refsim import simulate_rate
+        return simulate_rate(net.layers, x, net.steps, net.input_shape, net.fmt.state_bits, integer=True,
+                             batch_size=min(batch_size, 64), progress=progress, track_peaks=track_peaks,
+                             readout_scale=net.readout.scale)
     stepwise = {layer.id: track_peaks or not net.provably_safe(layer) for layer in net.layers}
     parts: list[SimResult] = []
     for start in range(0, len(x), batch_size):

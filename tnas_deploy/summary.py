@@ -10,9 +10,16 @@ from .compiled import CompiledNetwork
 from .network import Layer, MaxPoolLayer, Projection, ReadoutLayer, TtfsLayer
 
 
+def _mant_max(p: Projection) -> int:
+    w = p.weight
+    if p.kind == "sparse":
+        return int(abs(w).max()) if w.nnz else 0
+    return int(np.max(np.abs(w))) if np.size(w) else 0
+
+
 def synapse_count(net: CompiledNetwork, layer: Layer) -> int:
     by_id = net.by_id
-    if isinstance(layer, (TtfsLayer, ReadoutLayer)):
+    if hasattr(layer, "projections"):
         return int(sum(p.fan_out(by_id[p.source].shape, layer.shape).sum() for p in layer.projections))
     if isinstance(layer, MaxPoolLayer):
         p = Projection(layer.source, "avgpool2d", np.ones(layer.channels), layer.kernel, layer.stride)
@@ -25,10 +32,10 @@ def summarize(net: CompiledNetwork) -> dict[str, Any]:
     for layer in net.layers:
         row: dict[str, Any] = {"layer": layer.id, "kind": layer.kind, "nodes": list(layer.nodes),
                                "shape": list(layer.shape), "window": layer.window,
-                               "neurons": layer.size if layer.kind in ("ttfs", "maxpool2d", "readout") else 0,
+                               "neurons": layer.size if layer.kind in NEURON_KINDS else 0,
                                "synapses": synapse_count(net, layer)}
-        if isinstance(layer, (TtfsLayer, ReadoutLayer)):
-            mant = max((int(np.max(np.abs(p.weight))) for p in layer.projections if np.size(p.weight)), default=0)
+        if getattr(layer, "projections", None):
+            mant = max((_mant_max(p) for p in layer.projections), default=0)
             row.update(weight_bits=net.fmt.weight_bits, weight_exp=layer.shift - net.fmt.input_shift,
                        weight_mant_max=mant)
             head = net.headroom.get(layer.id, {})
@@ -40,14 +47,23 @@ def summarize(net: CompiledNetwork) -> dict[str, Any]:
             row.update(window_steps=net.steps, window_length=net.windows[layer.id], ramp=layer.ramp)
         if isinstance(layer, ReadoutLayer):
             row.update(window_steps=net.steps, logit_scale=layer.scale)
+        if layer.kind == "cuba":
+            row.update(role=layer.role, threshold=layer.threshold, du=layer.du, dv=layer.dv, reset=layer.reset,
+                       delays=sorted({p.delay for p in layer.projections}))
+        if layer.kind == "rate_readout":
+            row.update(mode=layer.mode, logit_scale=layer.scale)
         rows.append(row)
     return {
-        "name": net.name, "profile": net.profile["name"], "tool_version": net.tool_version,
+        "name": net.name, "profile": net.profile["name"], "tool_version": net.tool_version, "coding": net.coding,
         "steps_per_window": net.steps, "windows": net.windows_used, "total_steps": net.total_steps,
         "window_method": net.window_method,
         "neurons": sum(r["neurons"] for r in rows), "synapses": sum(r["synapses"] for r in rows),
         "layers": rows, "notes": net.notes, "inputs": net.inputs, "provenance": net.provenance,
     }
+
+
+#: Layer kinds that hold neurons on the chip (the input is injected by the host; views are routing).
+NEURON_KINDS = ("ttfs", "maxpool2d", "readout", "cuba", "rate_readout")
 
 
 def _fmt_bits(value: Any) -> str:
@@ -76,12 +92,18 @@ def format_table(summary: dict[str, Any]) -> str:
     for row in lines:
         out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)))
     out.append("")
-    out.append(f"total: {summary['neurons']} neurons, {summary['synapses']} synapses, {summary['windows']} windows x "
-               f"{summary['steps_per_window']} steps = {summary['total_steps']} time steps per inference "
-               f"(windows from {summary['window_method']})")
+    if summary.get("coding") == "rate":
+        out.append(f"total: {summary['neurons']} neurons, {summary['synapses']} synapses, rate coding: "
+                   f"{summary['steps_per_window']} input steps + {summary['total_steps'] - summary['steps_per_window']} "
+                   f"steps of depth = {summary['total_steps']} time steps per inference")
+    else:
+        out.append(f"total: {summary['neurons']} neurons, {summary['synapses']} synapses, {summary['windows']} windows "
+                   f"x {summary['steps_per_window']} steps = {summary['total_steps']} time steps per inference "
+                   f"(windows from {summary['window_method']})")
     if any(not r.get("safe_for_all_inputs", True) for r in summary["layers"]):
-        basis = "calibration data" if summary["window_method"].startswith("calibration") else \
-            "the worst case (no calibration data given)"
+        calibrated = summary["window_method"].startswith("calibration") or (
+            summary.get("coding") == "rate" and bool(summary["inputs"].get("calibration")))
+        basis = "calibration data" if calibrated else "the worst case (no calibration data given)"
         out.append(f"* headroom from {basis}; some input could saturate this layer "
                    "(the simulators then clip, never wrap, and report it)")
     for note in summary["notes"]:

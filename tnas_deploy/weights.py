@@ -58,7 +58,9 @@ def load_weights(genome: Genome, path: str | Path | None = None) -> Weights:
                               genome.source or "<genome>", "weights")
     path = Path(path)
     if not path.exists():
-        raise DeployError("weights file not found", path)
+        recipe = genome.provenance.get("weights_recipe") if isinstance(genome.provenance, dict) else None
+        hint = f"; the genome's provenance says how to write it: {recipe}" if isinstance(recipe, str) else ""
+        raise DeployError("weights file not found" + hint, path)
     if path.suffix in STATE_DICT_SUFFIXES:
         raw = _read_state_dict(genome, path)
     else:

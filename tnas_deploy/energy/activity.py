@@ -13,6 +13,7 @@ import numpy as np
 
 from ..compiled import CompiledNetwork
 from ..network import ConcatLayer, FlattenLayer, InputLayer, Layer, MaxPoolLayer, Projection, ReadoutLayer, TtfsLayer
+from ..rate.network import CubaLayer, RateReadoutLayer
 from ..refsim import SimResult
 
 
@@ -40,7 +41,8 @@ class LayerActivity:
 
 def population_layers(net: CompiledNetwork) -> list[Layer]:
     """Layers that hold neurons on a chip (the input is injected by the host, views are routing)."""
-    return [layer for layer in net.layers if isinstance(layer, (TtfsLayer, MaxPoolLayer, ReadoutLayer))]
+    return [layer for layer in net.layers
+            if isinstance(layer, (TtfsLayer, MaxPoolLayer, ReadoutLayer, CubaLayer, RateReadoutLayer))]
 
 
 def _spike_times(net: CompiledNetwork, result: SimResult, layer_id: str) -> np.ndarray:
@@ -57,7 +59,7 @@ def _spike_times(net: CompiledNetwork, result: SimResult, layer_id: str) -> np.n
 
 
 def _incoming(layer: Layer) -> list[Projection]:
-    if isinstance(layer, (TtfsLayer, ReadoutLayer)):
+    if isinstance(layer, (TtfsLayer, ReadoutLayer, CubaLayer, RateReadoutLayer)):
         return list(layer.projections)
     if isinstance(layer, MaxPoolLayer):
         return [Projection(layer.source, "avgpool2d", np.ones(layer.channels, dtype=np.int64), layer.kernel,
@@ -66,6 +68,8 @@ def _incoming(layer: Layer) -> list[Projection]:
 
 
 def measure_activity(net: CompiledNetwork, result: SimResult) -> dict[str, LayerActivity]:
+    if net.coding == "rate":
+        return _measure_rate_activity(net, result)
     K, total = net.steps, net.total_steps
     n = max(result.samples, 1)
     by_id = net.by_id
@@ -79,7 +83,7 @@ def measure_activity(net: CompiledNetwork, result: SimResult) -> dict[str, Layer
         for proj in _incoming(layer):
             src = by_id[proj.source]
             fan = proj.fan_out(src.shape, layer.shape).reshape(-1).astype(np.float64)
-            nonzero = np.diff(proj.matrix(src.shape, layer.shape).tocsc().indptr).astype(np.float64)
+            nonzero = proj.nonzero_fan_out(src.shape, layer.shape).reshape(-1).astype(np.float64)
             times = _spike_times(net, result, proj.source).reshape(result.samples, -1)
             fired = times >= 0
             t = times + proj.delay_windows * K
@@ -126,9 +130,51 @@ def _populations_behind(net: CompiledNetwork, layer_id: str) -> list[str]:
     return [layer.id]
 
 
+def _measure_rate_activity(net: CompiledNetwork, result: SimResult) -> dict[str, LayerActivity]:
+    """Rate networks: every population is updated at every step; spikes and events come from the rasters."""
+    total = net.total_steps
+    n = max(result.samples, 1)
+    by_id = net.by_id
+    out: dict[str, LayerActivity] = {}
+    consumers: dict[str, list[str]] = {layer.id: [] for layer in net.layers}
+    fan_out_to: dict[str, dict[str, float]] = {layer.id: {} for layer in net.layers}
+    for layer in population_layers(net):
+        events = np.zeros(total)
+        effective = 0.0
+        synapses = 0
+        for proj in getattr(layer, "projections", []):
+            src = by_id[proj.source]
+            fan = proj.fan_out(src.shape, layer.shape).reshape(-1).astype(np.float64)
+            nonzero = proj.nonzero_fan_out(src.shape, layer.shape).reshape(-1).astype(np.float64)
+            raster = result.spike_times[proj.source].reshape(result.samples, total, -1)
+            per_step = raster.astype(np.float64) @ fan                       # (samples, steps) events sent at t
+            arrive = per_step.sum(axis=0)[:total - proj.delay] / n
+            events[proj.delay:] += arrive
+            effective += float((raster[:, :total - proj.delay].astype(np.float64) @ nonzero).sum()) / n
+            synapses += int(fan.sum())
+            if layer.id not in consumers[proj.source]:
+                consumers[proj.source].append(layer.id)
+            fan_out_to[proj.source][layer.id] = fan_out_to[proj.source].get(layer.id, 0.0) + float(fan.mean())
+        spikes_per_step = np.zeros(total)
+        if layer.id in result.spike_times:
+            spikes_per_step = result.spike_times[layer.id].reshape(result.samples, total, -1).sum(axis=(0, 2)) / n
+        updates = np.full(total, float(layer.size))
+        out[layer.id] = LayerActivity(
+            layer=layer.id, kind=layer.kind, neurons=layer.size, synapses=synapses,
+            spikes=float(spikes_per_step.sum()), synaptic_events=float(events.sum()),
+            effective_synaptic_events=effective, active_updates=float(updates.sum()), idle_updates=0.0,
+            spikes_per_step=spikes_per_step, events_per_step=events, updates_per_step=updates,
+            consumers=[], fan_out_to={})
+    for layer_id, act in out.items():
+        act.consumers = consumers.get(layer_id, [])
+        act.fan_out_to = fan_out_to.get(layer_id, {})
+    return out
+
+
 def input_spikes(net: CompiledNetwork, result: SimResult) -> float:
     times = result.spike_times[net.layers[0].id]
-    return float((times >= 0).sum()) / max(result.samples, 1)
+    total = times.sum() if times.dtype == bool else (times >= 0).sum()
+    return float(total) / max(result.samples, 1)
 
 
 def neurobench_metrics(net: CompiledNetwork, result: SimResult, activity: dict[str, LayerActivity]) -> dict:

@@ -59,8 +59,11 @@ def _layer_block(net: CompiledNetwork, act: LayerActivity, result: SimResult) ->
     histogram = None
     if act.layer in result.spike_times:
         times = result.spike_times[act.layer]
-        local = times[times >= 0] % K
-        histogram = np.bincount(local, minlength=K).astype(int).tolist()
+        if times.dtype == bool:     # rate raster (samples, steps, ...): spikes per step of the run
+            histogram = times.reshape(times.shape[0], times.shape[1], -1).sum(axis=(0, 2)).astype(int).tolist()
+        else:
+            local = times[times >= 0] % K
+            histogram = np.bincount(local, minlength=K).astype(int).tolist()
     return {"kind": act.kind, "neurons": act.neurons, "synapses": act.synapses, "spikes": act.spikes,
             "spikes_per_neuron": act.spikes / act.neurons if act.neurons else 0.0,
             "synaptic_events": act.synaptic_events, "effective_synaptic_events": act.effective_synaptic_events,
@@ -102,7 +105,8 @@ def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, 
     names = profiles or available_profiles()
     out_dir = out_dir or Path("build") / f"report-{target.stem}"
     net, artifact_path = load_target(target, data_path, calibration, compile_profile, out_dir)
-    data = load_dataset(data_path, net.input_shape, len(net.classes), window_us=window_us).head(samples)
+    data = load_dataset(data_path, net.input_shape, len(net.classes), window_us=window_us,
+                        rate_steps=net.steps if net.coding == "rate" else None).head(samples)
     result, _ = run_backend(net, data.x, backend, progress=progress)
     activity = measure_activity(net, result)
     fans = fan_limits(net)

@@ -1,8 +1,9 @@
 """The genome: task, coding, time discretisation and a validated graph of nodes.
 
-`load_genome(path)` is the only way user files come in: JSON syntax, then the shipped JSON Schema,
-then each node's own checks, then graph checks (unique ids, known sources, acyclic apart from
-declared recurrent edges, one input, one readout, shapes agreeing along every edge).
+`load_genome(path)` is the only way user files come in: JSON syntax, then the shipped JSON Schema of
+the file's version, then each node's own checks, then (version 2) the expansion of `snas_cell` nodes,
+then graph checks (unique ids, known sources, acyclic apart from declared recurrent edges, one input,
+one readout, what the coding allows, shapes agreeing along every edge).
 """
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema
 
 from ..errors import DeployError
-from .nodes import Input, Node, NodeError, Readout, Shape, node_from_json
+from .nodes import Add, Input, NeuronNode, Node, NodeError, Readout, Shape, node_from_json
+from .snas_cell import CellError, SnasCell, expand_cells
 
 FORMAT = "tnas-genome"
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (1, 2)
 DEFAULT_WINDOW_MARGIN = 1.5
+CODINGS = ("ttfs", "rate")
+MAX_RATE_STEPS = 65536
 
 
 @dataclass(frozen=True)
@@ -50,15 +54,30 @@ class TimeSpec:
 class Genome:
     name: str
     task: Task
+    #: "ttfs" (then `time` is set) or "rate" (version 2; then `steps` is set and `time` is None).
     coding: str
-    time: TimeSpec
+    time: TimeSpec | None
     nodes: tuple[Node, ...]
     provenance: dict[str, Any] = field(default_factory=dict)
     weights: str | None = None
     description: str | None = None
     version: int = 1
+    #: Rate coding: T, the number of steps the input is presented (docs/rate.md). None for TTFS.
+    steps: int | None = None
     #: Where the genome was read from (for error messages and relative weight paths); not serialised.
     source: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        # Each coding has its own time description; a genome with both (or neither) could not be written.
+        if self.coding not in CODINGS:
+            raise ValueError(f"coding must be one of {list(CODINGS)}, got {self.coding!r}")
+        if self.coding == "ttfs" and (self.time is None or self.steps is not None):
+            raise ValueError("a ttfs genome has a TimeSpec `time` and no `steps`")
+        if self.coding == "rate":
+            if self.time is not None or self.version < 2:
+                raise ValueError("a rate genome is version 2 or later and has `steps`, not `time`")
+            if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 1 <= self.steps <= MAX_RATE_STEPS:
+                raise ValueError(f"rate steps must be an integer from 1 to {MAX_RATE_STEPS}, got {self.steps!r}")
 
     # -- graph queries ---------------------------------------------------------------------------
     @cached_property
@@ -97,8 +116,11 @@ class Genome:
         if self.description is not None:
             out["description"] = self.description
         out["task"] = self.task.to_json()
-        out["coding"] = {"scheme": self.coding}
-        out["time"] = self.time.to_json()
+        if self.coding == "rate":
+            out["coding"] = {"scheme": self.coding, "steps": self.steps}
+        else:
+            out["coding"] = {"scheme": self.coding}
+            out["time"] = self.time.to_json()  # type: ignore[union-attr]
         if self.weights is not None:
             out["weights"] = self.weights
         out["provenance"] = json.loads(json.dumps(self.provenance, sort_keys=True))  # canonical key order
@@ -117,8 +139,8 @@ _STRICT_VALIDATOR = jsonschema.validators.extend(
         "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)))
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("schema/genome-v1.schema.json").read_text()
+def _schema(version: int) -> dict[str, Any]:
+    text = resources.files(__package__).joinpath(f"schema/genome-v{version}.schema.json").read_text()
     return json.loads(text)
 
 
@@ -145,7 +167,8 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
     if obj.get("version") not in SUPPORTED_VERSIONS:
         raise DeployError(f"unsupported version {obj.get('version')!r}; this tnas-deploy reads {list(SUPPORTED_VERSIONS)}",
                           where, "version")
-    validator = _STRICT_VALIDATOR(_schema())
+    version = obj["version"]
+    validator = _STRICT_VALIDATOR(_schema(int(version)))   # 1.0 is 1, as in the schema; True fails its const
     errors = list(validator.iter_errors(obj))
     if errors:
         err = _most_useful(errors)
@@ -153,28 +176,56 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
     bad = _non_finite(obj)
     if bad is not None:   # NaN/Infinity are not JSON; Python's parser accepts them (and 1e400 becomes inf)
         raise DeployError("expected a finite number, got NaN or infinity", where, _json_path(bad, obj))
-    nodes = []
-    for i, raw in enumerate(obj["nodes"]):
+    raw_nodes = obj["nodes"]
+
+    def at(i: int, field: str | None = None) -> str:
+        return f"nodes[{i}] (id {raw_nodes[i].get('id')!r})" + (f".{field}" if field else "")
+
+    coding = obj["coding"]["scheme"]
+    items: list[Node | SnasCell] = []
+    for i, raw in enumerate(raw_nodes):
         try:
-            nodes.append(node_from_json(raw))
+            items.append(SnasCell.from_json(raw) if raw.get("type") == SnasCell.type_tag else node_from_json(raw))
         except NodeError as exc:
-            raise DeployError(str(exc), where, f"nodes[{i}] (id {raw.get('id')!r})"
-                              + (f".{exc.field}" if exc.field else "")) from None
-    task = obj["task"]
-    time = obj["time"]
+            raise DeployError(str(exc), where, at(i, exc.field)) from None
+        if isinstance(items[-1], SnasCell) and coding != "rate":
+            raise DeployError("a snas_cell is a rate-coded cell of LIF neurons; it needs "
+                              "\"coding\": {\"scheme\": \"rate\", \"steps\": T}", where, at(i, "type"))
+        if version == 1 and isinstance(items[-1], Add) and len(items[-1].forward_inputs) < 2:
+            # Version 1 counts only forward inputs of an add (recurrent edges cannot compile there anyway).
+            raise DeployError(f"add takes at least 2 forward input(s), got {len(items[-1].forward_inputs)}",
+                              where, at(i, "inputs"))
+    task = Task(tuple(obj["task"]["input_shape"]), tuple(obj["task"]["classes"]), obj["task"].get("description"))
+    try:
+        nodes, origin = expand_cells(items, task.input_shape)
+    except CellError as exc:
+        raise DeployError(str(exc), where, at(exc.index, exc.field)) from None
+    time = obj.get("time")
     genome = Genome(
         name=obj["name"],
-        task=Task(tuple(task["input_shape"]), tuple(task["classes"]), task.get("description")),
-        coding=obj["coding"]["scheme"],
-        time=TimeSpec(time["steps_per_window"], float(time.get("window_margin", DEFAULT_WINDOW_MARGIN))),
+        task=task,
+        coding=coding,
+        time=None if time is None else TimeSpec(time["steps_per_window"],
+                                                float(time.get("window_margin", DEFAULT_WINDOW_MARGIN))),
         nodes=tuple(nodes),
         provenance=obj.get("provenance", {}),
         weights=obj.get("weights"),
         description=obj.get("description"),
-        version=obj["version"],
+        version=version,
+        steps=obj["coding"].get("steps"),
         source=Path(source) if source is not None else None,
     )
-    _check_graph(genome, where)
+
+    def generated(k: int) -> bool:
+        return genome.nodes[k].id != raw_nodes[origin[k]].get("id")
+
+    def locate(k: int) -> str:
+        """A node's place in the file; a node generated from a snas_cell is named after its cell."""
+        i = origin[k]
+        suffix = f" -> {genome.nodes[k].id!r}" if generated(k) else ""
+        return f"nodes[{i}] (id {raw_nodes[i].get('id')!r}{suffix})"
+
+    _check_graph(genome, where, locate, lambda k: locate(k) if generated(k) else f"nodes[{origin[k]}]")
     return genome
 
 
@@ -196,6 +247,8 @@ def _most_useful(errors: list[jsonschema.ValidationError]) -> jsonschema.Validat
 
 
 def _describe_schema_error(err: jsonschema.ValidationError, obj: Any) -> str:
+    if err.validator == "not" and isinstance(err.schema, dict) and "description" in err.schema:
+        return err.schema["description"]   # the schema says why the value is forbidden here
     if err.validator == "additionalProperties":
         return f"{err.message}; see docs/genome.md for the fields of this object"
     if err.validator == "oneOf" and err.context:
@@ -239,34 +292,42 @@ class _Cycle(Exception):
         self.ids = ids
 
 
-def _check_graph(genome: Genome, where: str) -> None:
+def _check_graph(genome: Genome, where: str, locate: Callable[[int], str] | None = None,
+                 short: Callable[[int], str] | None = None) -> None:
+    """Graph checks. `locate(k)` names genome.nodes[k] in messages (`nodes[i] (id 'c1')`), `short(k)`
+    without the id; by default the position in `genome.nodes`."""
+    if locate is None:
+        locate = lambda k: f"nodes[{k}] (id {genome.nodes[k].id!r})"  # noqa: E731
+    if short is None:
+        short = lambda k: f"nodes[{k}]"  # noqa: E731
     ids: dict[str, int] = {}
     for i, node in enumerate(genome.nodes):
         if node.id in ids:
-            raise DeployError(f"duplicate id {node.id!r} (also nodes[{ids[node.id]}]); ids must be unique", where,
-                              f"nodes[{i}].id")
+            raise DeployError(f"duplicate id {node.id!r} (also {short(ids[node.id])}); ids must be unique", where,
+                              f"{short(i)}.id")
         ids[node.id] = i
     for i, node in enumerate(genome.nodes):
         for j, edge in enumerate(node.inputs):
             if edge.source not in ids:
                 raise DeployError(f"unknown source node {edge.source!r}; expected one of {sorted(ids)}", where,
-                                  f"nodes[{i}] (id {node.id!r}).inputs[{j}]")
+                                  f"{locate(i)}.inputs[{j}]")
             if edge.source == node.id and not edge.recurrent:
                 raise DeployError("a node cannot feed itself except through a recurrent edge", where,
-                                  f"nodes[{i}] (id {node.id!r}).inputs[{j}]")
+                                  f"{locate(i)}.inputs[{j}]")
     inputs = [n for n in genome.nodes if isinstance(n, Input)]
     readouts = [n for n in genome.nodes if isinstance(n, Readout)]
     if len(inputs) != 1:
         raise DeployError(f"expected exactly one node of type 'input', found {len(inputs)}", where, "nodes")
     if len(readouts) != 1:
         raise DeployError(f"expected exactly one node of type 'readout', found {len(readouts)}", where, "nodes")
+    _check_coding(genome, where, locate)
     for node in genome.nodes:
         if isinstance(node, Readout):
             continue
         if not genome.consumers(node.id) and not any(
                 e.source == node.id for n in genome.nodes if n.id != node.id for e in n.inputs):
             raise DeployError("this node's output is used by no other node (dead end); connect it or remove it",
-                              where, f"nodes[{ids[node.id]}] (id {node.id!r})")
+                              where, locate(ids[node.id]))
     try:
         genome.order  # noqa: B018 - computes and caches the order, detecting cycles
     except _Cycle as exc:
@@ -277,11 +338,50 @@ def _check_graph(genome: Genome, where: str) -> None:
     except _ShapeError as exc:
         i = ids[exc.node_id]
         raise DeployError(str(exc.cause), where,
-                          f"nodes[{i}] (id {exc.node_id!r})" + (f".{exc.cause.field}" if exc.cause.field else "")) from None
+                          locate(i) + (f".{exc.cause.field}" if exc.cause.field else "")) from None
     n_logits = genome.shapes[genome.readout.id][0]
     if n_logits != len(genome.task.classes):
         raise DeployError(f"the readout has {n_logits} outputs but task.classes names {len(genome.task.classes)} classes",
-                          where, f"nodes[{ids[genome.readout.id]}] (id {genome.readout.id!r})")
+                          where, locate(ids[genome.readout.id]))
+
+
+_RATE = "\"coding\": {\"scheme\": \"rate\", \"steps\": T}"
+
+
+def _check_coding(genome: Genome, where: str, locate: Callable[[int], str]) -> None:
+    """What each coding allows: its neuron models, recurrent edges, neuron nodes and readout modes.
+
+    Version 1 keeps its own rules (TTFS only; recurrent edges pass validation and are refused when compiled).
+    """
+    rate = genome.coding == "rate"
+    for k, node in enumerate(genome.nodes):
+        if not rate and isinstance(node, NeuronNode):   # before its neuron's model: the node is the cause
+            raise DeployError(f"a neuron node needs rate coding ({_RATE}); in TTFS coding the neuron sits on the "
+                              "conv2d, dense, batchnorm, avgpool2d or add before it", where, f"{locate(k)}.type")
+        model = node.neuron.model if node.neuron is not None else None
+        if rate and model == "ttfs":
+            raise DeployError("a rate-coded genome uses 'if' or 'lif' neurons; 'ttfs' is the neuron of TTFS coding",
+                              where, f"{locate(k)}.neuron.model")
+        if not rate and model not in (None, "ttfs"):
+            raise DeployError(f"an {model!r} neuron needs rate coding ({_RATE}); a TTFS genome uses "
+                              "{\"model\": \"ttfs\"}", where, f"{locate(k)}.neuron.model")
+        if not rate and genome.version >= 2:
+            for j, edge in enumerate(node.inputs):
+                if edge.recurrent:
+                    raise DeployError(f"recurrent edges need rate coding ({_RATE}); a TTFS network is feed-forward",
+                                      where, f"{locate(k)}.inputs[{j}]")
+        if isinstance(node, Readout):
+            src = genome.by_id[node.forward_inputs[0]]
+            if node.mode == "spike_count" and not rate:
+                raise DeployError("readout mode 'spike_count' needs rate coding; a TTFS readout reads the membrane",
+                                  where, f"{locate(k)}.mode")
+            if node.mode == "spike_count" and src.neuron is None:
+                raise DeployError(f"readout mode 'spike_count' counts the spikes of its input, but {src.id!r} carries "
+                                  "no neuron; give it one or use mode 'membrane'", where, f"{locate(k)}.mode")
+            if node.mode == "membrane" and rate and src.neuron is not None:
+                raise DeployError(f"readout mode 'membrane' reads the potential of a node without neuron, but "
+                                  f"{src.id!r} carries one; use mode 'spike_count' to count its spikes, or remove "
+                                  "the neuron", where, f"{locate(k)}.mode")
 
 
 class _ShapeError(Exception):

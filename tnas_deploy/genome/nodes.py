@@ -40,18 +40,80 @@ class Edge:
 
 @dataclass(frozen=True)
 class NeuronSpec:
-    """The neuron at a node's output. Version 1 has the TTFS (Stanojevic B1, fire-once) neuron only."""
+    """The neuron at a node's output (docs/genome.md, docs/rate.md).
+
+    `ttfs` is the Stanojevic B1 fire-once neuron of TTFS genomes and takes no parameters. `if` and `lif`
+    are the integrate-and-fire neurons of rate genomes (version 2): spike when v > threshold, then reset.
+    """
 
     model: str = "ttfs"
+    threshold: float = 1.0
+    reset: str = "zero"
+    #: Membrane time constant in steps (LIF only): v decays by 1 - 1/tau per step.
+    tau: float | None = None
+    #: LIF: scale the input by 1/tau (SpikingJelly's default). IF has no decay, so it must stay True.
+    decay_input: bool = True
+    #: Synaptic current time constant in steps; None means the current lasts one step.
+    tau_current: float | None = None
 
-    MODELS: ClassVar[tuple[str, ...]] = ("ttfs",)
+    MODELS: ClassVar[tuple[str, ...]] = ("ttfs", "if", "lif")
+    RESETS: ClassVar[tuple[str, ...]] = ("zero", "subtract")
 
     def __post_init__(self) -> None:
         if self.model not in self.MODELS:
             raise NodeError(f"unknown neuron model {self.model!r}; expected one of {list(self.MODELS)}", "neuron.model")
+        if self.model == "ttfs":
+            # A TTFS neuron has no parameters; anything but the defaults would be silently ignored.
+            for f in fields(self):
+                if f.name != "model" and getattr(self, f.name) != f.default:
+                    raise NodeError(f"a 'ttfs' neuron takes no {f.name!r}; only 'if' and 'lif' neurons have it",
+                                    f"neuron.{f.name}")
+            return
+        object.__setattr__(self, "threshold", _real(self.threshold, "neuron.threshold", 0.0, inclusive=False))
+        if self.reset not in self.RESETS:
+            raise NodeError(f"unknown reset {self.reset!r}; expected one of {list(self.RESETS)}", "neuron.reset")
+        if not isinstance(self.decay_input, bool):
+            raise NodeError(f"expected true or false, got {self.decay_input!r}", "neuron.decay_input")
+        if self.model == "lif":
+            if self.tau is None:
+                raise NodeError("a 'lif' neuron needs its membrane time constant tau (in steps, >= 1)", "neuron.tau")
+            object.__setattr__(self, "tau", _real(self.tau, "neuron.tau", 1.0))
+        else:
+            if self.tau is not None:
+                raise NodeError("an 'if' neuron has no membrane time constant; use model 'lif' or leave tau out",
+                                "neuron.tau")
+            if not self.decay_input:
+                raise NodeError("an 'if' neuron does not decay, so decay_input must stay true", "neuron.decay_input")
+        if self.tau_current is not None:
+            object.__setattr__(self, "tau_current", _real(self.tau_current, "neuron.tau_current", 1.0))
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.model}
+        if self.model == "ttfs":
+            return {"model": self.model}   # as in version 1, so v1 genomes serialise unchanged
+        return {"model": self.model, "threshold": self.threshold, "reset": self.reset, "tau": self.tau,
+                "decay_input": self.decay_input, "tau_current": self.tau_current}
+
+    @staticmethod
+    def from_json(obj: dict[str, Any]) -> "NeuronSpec":
+        known = {f.name for f in fields(NeuronSpec)}
+        for key in obj:
+            if key not in known:
+                raise NodeError(f"unknown neuron field {key!r}; expected some of {sorted(known)}", f"neuron.{key}")
+        if obj.get("model", "ttfs") == "ttfs":
+            extra = sorted(set(obj) - {"model"})
+            if extra:   # even a default value: a ttfs neuron is written {"model": "ttfs"} and nothing else
+                raise NodeError(f"a 'ttfs' neuron takes no {extra[0]!r}; only 'if' and 'lif' neurons have it",
+                                f"neuron.{extra[0]}")
+        return NeuronSpec(**obj)
+
+
+def _real(value: Any, name: str, minimum: float, inclusive: bool = True) -> float:
+    """A finite real number >= minimum (> minimum unless inclusive), as a float (canonical JSON)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < minimum or (not inclusive and value == minimum):
+        relation = ">=" if inclusive else ">"
+        raise NodeError(f"expected a finite number {relation} {minimum:g}, got {value!r}", name)
+    return float(value)
 
 
 def _pair(value: int | list[int] | tuple[int, int], name: str, minimum: int) -> tuple[int, int]:
@@ -61,12 +123,18 @@ def _pair(value: int | list[int] | tuple[int, int], name: str, minimum: int) -> 
     return pair  # type: ignore[return-value]
 
 
+#: Every node type, by its JSON `type` tag (`Node.since_version` says which format version introduced it).
 NODE_TYPES: dict[str, type["Node"]] = {}
 
 
 def register(cls: type["Node"]) -> type["Node"]:
     NODE_TYPES[cls.type_tag] = cls
     return cls
+
+
+def node_types(version: int) -> dict[str, type["Node"]]:
+    """The node types a genome of format `version` may use."""
+    return {tag: cls for tag, cls in NODE_TYPES.items() if cls.since_version <= version}
 
 
 @dataclass(frozen=True)
@@ -85,6 +153,8 @@ class Node:
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     #: Whether a neuron may sit at the node's output.
     may_spike: ClassVar[bool] = True
+    #: The genome format version that introduced the type.
+    since_version: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
         lo, hi = self.arity
@@ -131,7 +201,7 @@ class Node:
         kwargs: dict[str, Any] = {k: v for k, v in obj.items() if k not in ("type", "inputs", "neuron")}
         kwargs["inputs"] = tuple(Edge.from_json(e) for e in obj.get("inputs", []))
         neuron = obj.get("neuron")
-        kwargs["neuron"] = None if neuron is None else NeuronSpec(**neuron)
+        kwargs["neuron"] = None if neuron is None else NeuronSpec.from_json(neuron)
         return cls(**kwargs)
 
 
@@ -255,11 +325,16 @@ class _Pool2d(Node):
         object.__setattr__(self, "stride", stride)
         super().__post_init__()
 
+    @property
+    def pad(self) -> tuple[int, int]:
+        """Zero padding per axis in the shape rule; only avgpool2d has a padding field (version 2)."""
+        return (0, 0)
+
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
         _require_rank(shape, 3, self.type_tag)
-        h = _pool_out(shape[1], self.kernel[0], self.stride[0], 0, self.type_tag)  # type: ignore[index]
-        w = _pool_out(shape[2], self.kernel[1], self.stride[1], 0, self.type_tag)  # type: ignore[index]
+        h = _pool_out(shape[1], self.kernel[0], self.stride[0], self.pad[0], self.type_tag)  # type: ignore[index]
+        w = _pool_out(shape[2], self.kernel[1], self.stride[1], self.pad[1], self.type_tag)  # type: ignore[index]
         return (shape[0], h, w)
 
 
@@ -275,9 +350,33 @@ class MaxPool2d(_Pool2d):
 @register
 @dataclass(frozen=True)
 class AvgPool2d(_Pool2d):
-    """Average pooling; in TTFS a layer of fixed weights 1/(kh*kw) with its own window (exact: inputs >= 0)."""
+    """Average pooling; in TTFS a layer of fixed weights 1/(kh*kw) with its own window (exact: inputs >= 0).
+
+    `padding` (version 2) is zero padding that counts in the mean, as PyTorch's AvgPool2d with
+    count_include_pad=True: every window divides by kh*kw.
+    """
+
+    padding: tuple[int, int] = (0, 0)
 
     type_tag: ClassVar[str] = "avgpool2d"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        padding = _pair(self.padding, "padding", 0)
+        if any(p > k // 2 for p, k in zip(padding, self.kernel)):
+            # PyTorch refuses it too: a window could then lie entirely in the padding.
+            raise NodeError(f"padding {list(padding)} is more than half the kernel {list(self.kernel)}", "padding")
+        object.__setattr__(self, "padding", padding)
+
+    @property
+    def pad(self) -> tuple[int, int]:
+        return self.padding
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.padding == (0, 0):
+            del out["padding"]   # version 1 has no avgpool2d padding; unpadded pools serialise as in v1
+        return out
 
 
 @register
@@ -296,10 +395,20 @@ class Flatten(Node):
 @register
 @dataclass(frozen=True)
 class Add(Node):
-    """Element-wise sum of inputs of equal shape (residual connections)."""
+    """Element-wise sum of inputs of equal shape (residual connections).
+
+    It sums forward and recurrent inputs alike, so one forward input plus a recurrent one is a valid add
+    (a backward edge into a cell node). Version 1 genomes keep needing two forward inputs (graph check).
+    """
 
     type_tag: ClassVar[str] = "add"
-    arity: ClassVar[tuple[int, int | None]] = (2, None)
+    arity: ClassVar[tuple[int, int | None]] = (1, None)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.inputs) < 2:
+            raise NodeError(f"add takes at least 2 inputs (forward and recurrent together), got {len(self.inputs)}",
+                            "inputs")
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         if any(s != in_shapes[0] for s in in_shapes):
@@ -325,17 +434,44 @@ class Concat(Node):
 
 @register
 @dataclass(frozen=True)
+class NeuronNode(Node):
+    """A neuron on its input's values, element-wise (version 2, rate coding): no weights, same shape.
+
+    It puts spiking neurons where no weighted node sits, e.g. the LIF in front of a cell's convolutions.
+    """
+
+    type_tag: ClassVar[str] = "neuron"
+    since_version: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.neuron is None:
+            raise NodeError("a neuron node needs a neuron, e.g. {\"model\": \"lif\", \"tau\": 2.0}", "neuron")
+
+    def output_shape(self, in_shapes: list[Shape]) -> Shape:
+        (shape,) = in_shapes
+        return shape
+
+
+@register
+@dataclass(frozen=True)
 class Readout(Node):
-    """The network output: the membrane potential of its (non-spiking) input node, read as logits."""
+    """The network output, read as logits.
+
+    `membrane`: the potential of its (non-spiking) input node. `spike_count` (rate genomes): the number
+    of spikes of its input node, which carries a neuron. The graph checks which one the coding allows.
+    """
 
     mode: str = "membrane"
 
     type_tag: ClassVar[str] = "readout"
     may_spike: ClassVar[bool] = False
 
+    MODES: ClassVar[tuple[str, ...]] = ("membrane", "spike_count")
+
     def __post_init__(self) -> None:
-        if self.mode != "membrane":
-            raise NodeError(f"unknown readout mode {self.mode!r}; expected 'membrane'", "mode")
+        if self.mode not in self.MODES:
+            raise NodeError(f"unknown readout mode {self.mode!r}; expected one of {list(self.MODES)}", "mode")
         super().__post_init__()
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
@@ -350,4 +486,5 @@ def node_from_json(obj: dict[str, Any]) -> Node:
     return cls.from_json(obj)
 
 
-__all__ = ["Edge", "NeuronSpec", "Node", "NodeError", "NODE_TYPES", "node_from_json", "Shape", "field"]
+__all__ = ["Edge", "NeuronNode", "NeuronSpec", "Node", "NodeError", "NODE_TYPES", "node_from_json", "node_types",
+           "Shape", "field"]

@@ -213,7 +213,7 @@ def _genome_model(genome, source: Path):
     b = _Builder()
     weights, weights_note = _genome_weights(genome)
     shapes = genome.shapes
-    K = genome.time.steps_per_window
+    K = genome.time.steps_per_window if genome.coding == "ttfs" else genome.steps
     out_name: dict[str, str] = {}        # node id -> the tensor its consumers read (after the neuron, if any)
 
     def param(node_id: str, name: str, shape: tuple[int, ...]) -> str:
@@ -241,7 +241,7 @@ def _genome_model(genome, source: Path):
         pre = f"{node_id}.membrane" if node.spiking else node_id
         attrs: dict[str, Any] = {}
         inputs = list(srcs)
-        op = _STD_OPS[node.type_tag]
+        op = _STD_OPS.get(node.type_tag, "Identity")     # a `neuron` node: identity, then its neuron
         if isinstance(node, N.Conv2d):
             meta.update(out_channels=node.out_channels, kernel=list(node.kernel), stride=list(node.stride),
                         padding=list(node.padding), bias=node.bias)
@@ -260,6 +260,9 @@ def _genome_model(genome, source: Path):
         elif isinstance(node, (N.MaxPool2d, N.AvgPool2d)):
             meta.update(kernel=list(node.kernel), stride=list(node.stride))
             attrs.update(kernel_shape=list(node.kernel), strides=list(node.stride))
+            if tuple(getattr(node, "padding", (0, 0))) != (0, 0):
+                attrs.update(pads=_pads(node.padding))
+                meta.update(padding=list(node.padding))
         elif isinstance(node, N.Flatten):
             attrs.update(axis=1)
         elif isinstance(node, N.Add):
@@ -273,7 +276,16 @@ def _genome_model(genome, source: Path):
                 attrs.update(axis=1)
         b.node(op, inputs, [pre], node_id, doc=node.label, metadata=meta, **attrs)
         b.edge(pre, shape)
-        if node.spiking:
+        if node.spiking and genome.coding == "rate":
+            spec = {k: v for k, v in node.neuron.to_json().items() if v is not None}
+            b.node("CubaNeuron", [pre], [node_id], f"{node_id}.neuron", domain=DOMAIN,
+                   doc=f"{spec['model'].upper()} neuron (current-based, Loihi-style decays); output: spikes, one "
+                       "step later (docs/rate.md)",
+                   metadata={"genome_node": node_id}, input_names=["current"],
+                   **{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v))
+                      for k, v in spec.items()}, steps=K)
+            b.edge(node_id, shape)
+        elif node.spiking:
             b.node("TtfsNeuron", [pre], [node_id], f"{node_id}.neuron", domain=DOMAIN,
                    doc="time-to-first-spike neuron (Stanojevic B1, fires at most once); output spike times code "
                        "ReLU values",
@@ -285,7 +297,8 @@ def _genome_model(genome, source: Path):
     b.outputs.append(b.tensor_info(readout, shapes[readout]))
     b.value_infos = [v for v in b.value_infos if v.name != readout]
     meta = {"format": "tnas-genome", "genome_version": genome.version, "name": genome.name, "source": source.name,
-            "coding": genome.coding, "steps_per_window": K, "window_margin": genome.time.window_margin,
+            "coding": genome.coding, "steps_per_window" if genome.coding == "ttfs" else "steps": K,
+            "window_margin": genome.time.window_margin if genome.time is not None else None,
             "input_shape": list(genome.task.input_shape), "classes": list(genome.task.classes),
             "weights": weights_note}
     if genome.task.description:
@@ -307,6 +320,7 @@ def _int_array(values: np.ndarray, bits: int | None = None) -> np.ndarray:
 
 def _artifact_model(net, summary: dict[str, Any], source: Path):
     from ..network import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
+    from ..rate.network import CubaLayer, RateInputLayer, RateReadoutLayer
     from ..summary import summarize
 
     b = _Builder()
@@ -317,10 +331,12 @@ def _artifact_model(net, summary: dict[str, Any], source: Path):
         common = {"window": layer.window, "neurons": int(row.get("neurons", 0)),
                   "synapses": int(row.get("synapses", 0))}
         meta: dict[str, Any] = {"layer_kind": layer.kind, "genome_nodes": list(layer.nodes)}
-        if isinstance(layer, InputLayer):
+        if isinstance(layer, (InputLayer, RateInputLayer)):
             b.inputs.append(b.tensor_info(layer.id, layer.shape))
             continue
-        if isinstance(layer, (TtfsLayer, ReadoutLayer)):
+        if isinstance(layer, (CubaLayer, RateReadoutLayer)):
+            _rate_layer_node(b, net, layer, row, meta, common)
+        elif isinstance(layer, (TtfsLayer, ReadoutLayer)):
             inputs, names = [], []
             attrs: dict[str, Any] = dict(common, steps_per_window=K, shift=int(layer.shift),
                                          weight_bits=int(net.fmt.weight_bits),
@@ -383,9 +399,58 @@ def _artifact_model(net, summary: dict[str, Any], source: Path):
         meta["notes"] = net.notes
     meta.update(_provenance(net.provenance))
     meta = {k: v for k, v in meta.items() if v is not None}
+    meta["coding"] = net.coding
     doc = (f"{net.name} compiled for {net.profile.get('name')} by tnas-deploy {net.tool_version}: "
-           f"{net.windows_used} windows x {K} steps")
+           + (f"{net.windows_used} windows x {K} steps" if net.coding == "ttfs"
+              else f"rate coding, {K} input steps, {net.run_steps} steps per inference"))
     return b.model(net.name, doc, meta)
+
+
+def _rate_layer_node(b: "_Builder", net, layer, row: dict[str, Any], meta: dict[str, Any],
+                     common: dict[str, Any]) -> None:
+    """A rate population or readout: its integer synapses (dense tensors; composed sparse maps as their
+    non-zero values) and neuron registers, one input per projection with its delay."""
+    inputs, names = [], []
+    attrs: dict[str, Any] = dict(common, shift=int(layer.shift), weight_bits=int(net.fmt.weight_bits))
+    if layer.projections:
+        attrs.update(synapse_kinds=[p.kind for p in layer.projections], delays=[int(p.delay) for p in layer.projections])
+    many = len(layer.projections) > 1
+    order = [x.id for x in net.layers]
+    for i, p in enumerate(layer.projections):
+        suffix = f"_{i}" if many else ""
+        if order.index(p.source) >= order.index(layer.id):
+            # a backward edge: ONNX graphs are acyclic, so it is listed as an attribute, not drawn
+            attrs.setdefault("recurrent_sources", []).append(f"{p.source} (delay {p.delay})")
+            continue
+        w = p.weight.tocsr().data if p.kind == "sparse" else p.weight
+        inputs += [p.source, b.initializer(f"{layer.id}.w{i}", _int_array(w, net.fmt.weight_bits))]
+        names += [f"input{suffix}", f"weight{suffix}" if p.kind != "sparse" else f"weight_values{suffix}"]
+        if p.kind in ("conv2d", "avgpool2d"):
+            attrs[f"kernel_shape{suffix}"] = list(p.kernel)
+            attrs[f"strides{suffix}"] = list(p.stride)
+            attrs[f"pads{suffix}"] = _pads(p.padding)
+    for var, value in (row.get("headroom_bits") or {}).items():
+        if value is not None:
+            attrs[f"headroom_bits_{var}"] = float(value)
+    if layer.kind == "cuba":
+        inputs.append(b.initializer(f"{layer.id}.bias", _int_array(layer.bias_q)))
+        names.append("bias")
+        b.node("CubaNeuron", inputs, [layer.id], layer.id, domain=DOMAIN, metadata=meta, input_names=names,
+               doc="rate population: integer synapses (mantissa << shift, delivered after `delays` steps) into "
+                   "current-based neurons (docs/rate.md)" + (": max-pool of spikes as OR neurons"
+                                                             if layer.role == "or_pool" else ""),
+               role=layer.role, du=int(layer.du), dv=int(layer.dv), threshold=int(layer.threshold),
+               reset=layer.reset, **attrs)
+    else:
+        if layer.mode == "membrane":
+            inputs.append(b.initializer(f"{layer.id}.bias", _int_array(layer.bias)))
+            names.append("bias")
+        else:
+            inputs.append(layer.source)
+            names.append("counted")
+        b.node("RateReadout", inputs, [layer.id], layer.id, domain=DOMAIN, metadata=meta, input_names=names,
+               doc=f"readout ({layer.mode}) over the whole run; logit = value x logit_scale", mode=layer.mode,
+               logit_scale=float(layer.scale), classes=list(net.classes), **attrs)
 
 
 __all__ = ["write_view", "build_model", "detect_kind", "serve", "stop", "OPSET", "DOMAIN"]

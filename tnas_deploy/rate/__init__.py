@@ -1,0 +1,1 @@
+"""Rate-coded networks (genome version 2, `coding.scheme = "rate"`); semantics in docs/rate.md."""
