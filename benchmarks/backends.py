@@ -1,6 +1,7 @@
-"""Reference simulator vs Lava on the same digits test samples, and the Lava floor, in one run.
+"""Reference simulator vs Lava on the same digits test samples, and the Lava floor, per bundled digits model.
 
-    .venv/bin/python benchmarks/backends.py [--samples 100]      # prints one JSON object
+    .venv/bin/python benchmarks/backends.py [--samples 100] [--model digits_ttfs|csnn_digits|snasnet_digits]
+                                                                 # prints one JSON object per model
 
 samples            samples run through both backends (the first N of models/digits_test.npz)
 reference_s        integer reference simulator, wall time
@@ -60,12 +61,29 @@ def floor_ms_per_step(sizes: list[int], input_size: int, steps: int, seed: int =
     return (time.perf_counter() - start) / steps * 1000
 
 
+MODELS = ("digits_ttfs", "csnn_digits", "snasnet_digits")
+
+
+def populations(net) -> tuple[list[int], int]:
+    """Sizes of the chip populations behind the input, and the input size (for the plain-Lava floor)."""
+    if net.coding == "rate":
+        return [layer.size for layer in net.layers if layer.kind == "cuba"], net.layers[0].size
+    schedule = make_schedule(net)
+    return [net.by_id[p].size for p in schedule.populations if p != net.layers[0].id], net.layers[0].size
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--model", choices=MODELS, action="append", help="default: all three")
     args = ap.parse_args()
-    net, _ = compile_files(ROOT / "models/digits_ttfs.json", calibration_path=ROOT / "models/digits_calib.npz")
-    x = load_dataset(ROOT / "models/digits_test.npz", net.input_shape).x[:args.samples]
+    for name in args.model or MODELS:
+        measure(name, args.samples)
+
+
+def measure(name: str, samples: int) -> None:
+    net, _ = compile_files(ROOT / f"models/{name}.json", calibration_path=ROOT / "models/digits_calib.npz")
+    x = load_dataset(ROOT / "models/digits_test.npz", net.input_shape).x[:samples]
 
     start = time.perf_counter()
     ref = simulate(net, x)
@@ -75,12 +93,13 @@ def main() -> None:
     lava, timing = run_lava(net, x)
     lava_s = time.perf_counter() - start
 
-    schedule = make_schedule(net)
-    sizes = [net.by_id[p].size for p in schedule.populations if p != net.layers[0].id]
-    floor = floor_ms_per_step(sizes, net.layers[0].size, timing.steps)
+    sizes, input_size = populations(net)
+    floor = floor_ms_per_step(sizes, input_size, timing.steps)
     comparison = compare(result_dict(ref), result_dict(lava), [layer.id for layer in net.layers])
     lava_ms = timing.run_s / timing.steps * 1000
     print(json.dumps({
+        "model": name,
+        "coding": net.coding,
         "samples": len(x),
         "steps": timing.steps,
         "populations": len(sizes),

@@ -254,3 +254,66 @@ def test_views_of_rate_genomes_and_artifacts_are_valid_onnx(tmp_path):
     h = next(n for n in model.graph.node if n.name == "h")
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in h.attribute}
     assert attrs["recurrent_sources"] == [b"h (delay 2)"]       # drawn acyclic, the loop named on the node
+
+
+LIF43 = {"model": "lif", "tau": 4 / 3, "threshold": 1.0}
+SNAS = [
+    {"id": "x", "type": "input"},
+    {"id": "stem", "type": "conv2d", "inputs": ["x"], "out_channels": 3, "kernel": 3, "padding": 1, "bias": False},
+    {"id": "stem_bn", "type": "batchnorm", "inputs": ["stem"]},
+    {"id": "cell", "type": "snas_cell", "inputs": ["stem_bn"], "matrix": [[0, 2, 3, 1], [4, 0, 2, 3], [0, 1, 0, 4],
+                                                                         [0, 0, 2, 0]], "neuron": LIF43},
+    {"id": "n", "type": "neuron", "inputs": ["cell"], "neuron": LIF43},
+    {"id": "pool", "type": "avgpool2d", "inputs": ["n"], "kernel": 2},
+    {"id": "f", "type": "flatten", "inputs": ["pool"]},
+    {"id": "o", "type": "dense", "inputs": ["f"], "units": 3},
+    {"id": "out", "type": "readout", "inputs": ["o"]},
+]
+
+
+@pytest.mark.parametrize("nodes", [CNN, SNAS], ids=["cnn", "snas_cell"])
+def test_lowered_network_equals_the_graph_model_users_train(tmp_path, nodes):
+    """Composition (batch norm folding, sparse chains, recurrent delays, OR pools) changes nothing: the
+    lowered float network gives the same spikes and logits as the torch model built from the genome graph."""
+    import torch
+
+    from tnas_deploy.rate.torch_model import build_rate_snn, run_length
+    g, w, _ = _write(tmp_path, _genome(nodes, steps=5))
+    inputs = load_inputs(g, w, "loihi2", None)
+    layers, _ = lower_rate(inputs.genome, inputs.weights)
+    x = np.random.default_rng(4).uniform(0, 1, (30, 1, 6, 6))
+    lowered = simulate_rate(layers, x, 5, (1, 6, 6), integer=False)
+    model = build_rate_snn(inputs.genome, inputs.weights).double().eval()
+    with torch.no_grad():
+        logits, spikes = model(torch.as_tensor(x), record=True)
+    assert run_length(inputs.genome) == lowered.spike_times["x"].shape[1]
+    for layer_id, raster in lowered.spike_times.items():
+        assert np.array_equal(spikes[layer_id].numpy().astype(bool), raster), layer_id
+    assert np.allclose(logits.numpy(), lowered.logits, rtol=1e-9, atol=1e-9)
+
+
+def test_verify_names_the_step_and_neuron_of_a_rate_mismatch(tmp_path):
+    from tnas_deploy.verify import compare, result_dict
+    _, net = _compile(tmp_path, _genome(CNN))
+    x = np.random.default_rng(5).uniform(0, 1, (4, 1, 6, 6))
+    a, b = simulate(net, x), simulate(net, x)
+    same = compare(result_dict(a), result_dict(b), [layer.id for layer in net.layers])
+    assert same.bit_exact and same.spikes_compared == sum(int(r.sum()) for r in a.spike_times.values())
+    b.spike_times["h"][2, 5, 7] = ~b.spike_times["h"][2, 5, 7]
+    diff = compare(result_dict(a), result_dict(b), [layer.id for layer in net.layers])
+    assert not diff.bit_exact and diff.identical_samples == 3
+    assert diff.first.describe("reference", "lava").startswith("first mismatch: spike at step 5 at layer h, neuron 7, "
+                                                               "sample 2")
+
+
+def test_time_binned_counts_are_accepted_as_rate_input(tmp_path):
+    from tnas_deploy.data import load_dataset
+    counts = np.zeros((3, 4, 1, 6, 6))
+    counts[0, 1, 0, 2, 2] = 3
+    save_dataset(tmp_path / "binned.npz", counts, np.array([0, 1, 2]))
+    data = load_dataset(tmp_path / "binned.npz", (1, 6, 6), 3, rate_steps=4)
+    assert data.x.shape == (3, 4, 1, 6, 6) and data.y.tolist() == [0, 1, 2]
+    save_dataset(tmp_path / "bad.npz", counts - 0.5)
+    with pytest.raises(DeployError) as err:
+        load_dataset(tmp_path / "bad.npz", (1, 6, 6), 3, rate_steps=4)
+    assert "non-negative integer event counts" in str(err.value) and "bad.npz" in str(err.value)

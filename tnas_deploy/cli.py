@@ -86,12 +86,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--samples", type=int)
     g.add_argument("--timeout", type=float)
     g.add_argument("--no-progress", action="store_true")
-    x = sub.add_parser("export", help="write a network in another tool's format (NIR; netx where expressible)")
-    x.add_argument("source", type=Path, help="genome .json (NIR carries its float weights)")
+    x = sub.add_parser("export", help="write a network in another tool's format: NIR, or lava-dl netx (rate networks)")
+    x.add_argument("source", type=Path, help="genome .json; for netx also a compiled rate artifact (.tdart)")
     x.add_argument("--format", choices=["nir", "netx"], required=True)
     x.add_argument("-o", "--output", type=Path, required=True)
     x.add_argument("--weights", type=Path, help="weights (default: the genome's `weights` entry)")
-    x.add_argument("--calibration", type=Path, help="data for the window lengths recorded in the NIR extension")
+    x.add_argument("--calibration", type=Path, help="TTFS to NIR: data for the window lengths in the extension; "
+                                                    "netx: data for the headroom check")
+    x.add_argument("--dt", type=float, default=1.0,
+                   help="NIR, rate genomes: seconds per time step in the neurons' time constants (default 1)")
+    x.add_argument("--steps", type=int, help="netx from a genome: time steps T (default: the genome's)")
+    x.add_argument("--artifact", type=Path, metavar="PATH",
+                   help="netx from a genome: also write the compiled artifact the netx file encodes")
+
+    m = sub.add_parser("import", help="turn a lava-dl netx file or a NIR graph into a rate genome plus weights")
+    m.add_argument("source", type=Path, help="netx .net file or NIR graph (.nir)")
+    m.add_argument("-o", "--output", type=Path, required=True,
+                   help="genome .json to write; the weights go next to it as <name>.h5")
+    m.add_argument("--format", choices=["netx", "nir"], help="default: recognised from the file's content")
+    m.add_argument("--dt", type=float, help="NIR: seconds per time step to discretise continuous-time neurons "
+                                            "(default: the graph's recorded dt)")
+    m.add_argument("--steps", type=int, help="time steps T the input is presented (default: the file's record)")
+    m.add_argument("--name", help="genome name (default: from the file)")
 
     b = sub.add_parser("bench", help="energy, latency and resources on hardware profiles; writes a report")
     b.add_argument("target", type=Path, help="compiled artifact, or a genome .json (compiled first)")
@@ -119,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .lava_backend.runner import BackendError  # no Lava import: the runner imports Lava lazily
     commands = {"compile": _compile, "inspect": _inspect, "run": _run, "verify": _verify, "golden": _golden,
-                "bench": _bench, "export": _export, "view": _view}
+                "bench": _bench, "export": _export, "import": _import, "view": _view}
     try:
         return commands[args.command](args)
     except BackendError as exc:
@@ -232,7 +248,8 @@ def _verify(args: argparse.Namespace) -> int:
         x = golden["x"][:args.samples] if args.samples else golden["x"]
         if args.samples is not None and args.samples < 1:
             raise DeployError(f"expected a positive number of samples, got {args.samples}", None, "--samples")
-        if tuple(x.shape[1:]) != tuple(net.input_shape):
+        binned = net.coding == "rate" and tuple(x.shape[1:]) == (net.steps, *net.input_shape)
+        if tuple(x.shape[1:]) != tuple(net.input_shape) and not binned:
             raise DeployError(f"the golden file's inputs have shape {list(x.shape[1:])}, the artifact expects "
                               f"{list(net.input_shape)}", args.golden, "x")
         backend = args.backend or "reference"
@@ -271,18 +288,12 @@ def _golden(args: argparse.Namespace) -> int:
     return 0
 
 
-NETX_CANNOT = ("netx cannot express a TTFS network: its neurons (CUBA, LIF, sigma-delta, resonate-and-fire) have "
-               "no fire-once behaviour (netx ignores refDelay), no per-layer window in which the ramp is switched on, "
-               "and no max-pooling of first spikes; every netx neuron fires again after its reset. Export to NIR, "
-               "or see docs/interop.md")
-
-
 def _export(args: argparse.Namespace) -> int:
     if args.format == "netx":
-        raise DeployError(NETX_CANNOT, args.source, "--format")
+        return _export_netx(args)
     from .data import load_dataset
     from .genome import load_genome
-    from .interop.nir_export import export_nir
+    from .interop.nir_export import export_nir, export_rate_nir
     from .lowering import lower
     from .ttfs import calibrate_windows
     from .weights import load_weights
@@ -292,11 +303,102 @@ def _export(args: argparse.Namespace) -> int:
                           args.source)
     genome = load_genome(args.source)
     weights = load_weights(genome, args.weights)
+    if genome.coding == "rate":
+        export_rate_nir(genome, weights, args.output, dt=args.dt)
+        print(f"wrote {args.output} (NIR graph of a rate network, dt = {args.dt:g} s per step; timing and readout in "
+              "the 'tnas_deploy.rate' metadata, docs/interop.md)")
+        return 0
     calib = None if args.calibration is None else load_dataset(
         args.calibration, genome.task.input_shape, len(genome.task.classes), "--calibration").x
     windows = calibrate_windows(lower(genome, weights), calib, genome.time.window_margin)
     export_nir(genome, weights, windows, args.output)
     print(f"wrote {args.output} (NIR graph; TTFS semantics in the 'tnas_deploy.ttfs' metadata, docs/interop.md)")
+    return 0
+
+
+def _export_netx(args: argparse.Namespace) -> int:
+    from .interop.netx import NETX_CANNOT_TTFS, compile_for_netx, export_netx
+
+    if args.source.suffix == ".json":
+        from .artifact import save_artifact
+        from .compiler import load_inputs
+        from .genome import load_genome
+        from .summary import summarize
+
+        if load_genome(args.source).coding != "rate":
+            raise DeployError(NETX_CANNOT_TTFS, args.source, "--format")
+        net = compile_for_netx(load_inputs(args.source, args.weights, "loihi2", args.calibration), steps=args.steps)
+    else:
+        from .artifact import load_artifact
+
+        for flag, value in (("--weights", args.weights), ("--calibration", args.calibration),
+                            ("--steps", args.steps), ("--artifact", args.artifact)):
+            if value is not None:
+                raise DeployError("applies when exporting a genome; an artifact is exported as compiled", None, flag)
+        net, _ = load_artifact(args.source)
+        if net.coding != "rate":
+            raise DeployError(NETX_CANNOT_TTFS, args.source, "--format")
+    try:
+        plan = export_netx(net, args.output)
+    except DeployError as exc:
+        raise DeployError(exc.message, exc.file or args.source, exc.field) from None
+    if args.source.suffix == ".json" and args.artifact is not None:
+        save_artifact(net, args.artifact, summarize(net))
+        print(f"wrote {args.artifact} (the compiled network the netx file encodes)")
+    layers = sum(1 for b in plan.blocks if b.kind in ("dense", "conv"))
+    print(f"wrote {args.output} (lava-dl netx, {layers} layers; load it with netx.hdf5.Network(path, "
+          "input_message_bits=8): docs/interop.md)")
+    for condition in plan.conditions:
+        print(f"note: bit-exact in Lava only while {condition}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    import h5py
+
+    from .genome import genome_from_json
+    from .interop.netx import import_netx
+    from .interop.nir_import import import_nir
+    from .io_utils import atomic_path
+    from .weights import check_weights, save_weights
+
+    source, out = args.source, args.output
+    if not source.is_file():
+        raise DeployError("file not found", source)
+    if out.suffix != ".json":
+        raise DeployError("expected a genome path ending in .json (the weights go next to it as .h5)", out, "-o")
+    kind = args.format
+    if kind is None:
+        try:
+            with h5py.File(source, "r") as f:
+                kind = "netx" if "layer" in f else "nir" if "node" in f else None
+        except OSError:
+            kind = None
+        if kind is None:
+            raise DeployError("neither a lava-dl netx file (HDF5 with 'layer') nor a NIR graph (HDF5 with 'node')",
+                              source)
+    if args.steps is not None and not 1 <= args.steps <= 65536:
+        raise DeployError(f"expected 1 to 65536 time steps, got {args.steps}", None, "--steps")
+    if kind == "netx":
+        if args.dt is not None:
+            raise DeployError("applies to NIR graphs (netx neurons are already discrete)", None, "--dt")
+        imported = import_netx(source, steps=args.steps, name=args.name)
+    else:
+        imported = import_nir(source, dt=args.dt, steps=args.steps, name=args.name)
+    weights_path = out.with_suffix(".h5")
+    obj = {**imported.genome, "weights": weights_path.name}
+    try:
+        genome = genome_from_json(obj, out)
+    except DeployError as exc:   # the translation produced something the genome rules refuse
+        raise DeployError(f"the imported network is not a valid genome: {exc.message} ({exc.field})", source) from None
+    weights = check_weights(genome, imported.weights, source)
+    with atomic_path(weights_path) as w_tmp, atomic_path(out) as g_tmp:
+        save_weights(weights, w_tmp)
+        g_tmp.write_text(genome.dumps(), encoding="utf-8")
+    for note in imported.notes:
+        print(f"note: {note}")
+    print(f"wrote {out} and {weights_path} ({kind} import: {len(genome.nodes)} nodes, rate coding, "
+          f"{genome.steps} steps)")
     return 0
 
 

@@ -63,6 +63,8 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
     x = arrays["x"]
     if x.dtype.kind not in "fiu":
         raise DeployError(f"expected a numeric array, got dtype {x.dtype}", path, "x")
+    if rate_steps is not None and tuple(x.shape[1:]) == (rate_steps, *input_shape):
+        return _event_counts(x, arrays, path, n_classes)
     if tuple(x.shape[1:]) != tuple(input_shape) or x.ndim != len(input_shape) + 1:
         raise DeployError(f"expected shape [samples, {', '.join(map(str, input_shape))}] (the genome's "
                           f"task.input_shape), got {list(x.shape)}", path, "x")
@@ -83,6 +85,24 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
         if n_classes is not None and (y.min() < 0 or y.max() >= n_classes):
             raise DeployError(f"labels span [{y.min()}, {y.max()}]; expected 0..{n_classes - 1} (task.classes)", path, "y")
     return Dataset(x, y, path, sha256_file(path))
+
+
+def _event_counts(x: np.ndarray, arrays: dict[str, np.ndarray], path: Path, n_classes: int | None) -> Dataset:
+    """Pre-binned input of a rate-coded network: x (N, T, *input_shape) of non-negative integer counts."""
+    if x.shape[0] == 0:
+        raise DeployError("expected at least one sample, got 0", path, "x")
+    xf = x.astype(np.float64)
+    if not np.all(np.isfinite(xf)) or xf.min() < 0 or not np.array_equal(xf, np.floor(xf)):
+        raise DeployError("time-binned input (samples x steps x input shape) must hold non-negative integer event "
+                          "counts", path, "x")
+    y = arrays.get("y")
+    if y is not None:
+        if y.dtype.kind not in "iu" or y.shape != (x.shape[0],):
+            raise DeployError(f"expected integer labels of shape [{x.shape[0]}], got {y.dtype} {list(y.shape)}", path, "y")
+        y = y.astype(np.int64)
+        if n_classes is not None and (y.min() < 0 or y.max() >= n_classes):
+            raise DeployError(f"labels span [{y.min()}, {y.max()}]; expected 0..{n_classes - 1} (task.classes)", path, "y")
+    return Dataset(xf, y, path, sha256_file(path))
 
 
 def save_dataset(path: str | Path, x: np.ndarray, y: np.ndarray | None = None) -> None:

@@ -24,7 +24,7 @@ GOLDEN_VERSION = 1
 @dataclass
 class Mismatch:
     layer: str
-    what: str                 # "spike time" | "readout" | "prediction"
+    what: str                 # "spike time" | "spike at step t" (rate) | "readout" | "prediction"
     sample: int
     neuron: tuple[int, ...]
     expected: int
@@ -62,7 +62,8 @@ class Comparison:
 
 
 def compare(expected: dict[str, Any], got: dict[str, Any], layer_order: list[str]) -> Comparison:
-    """Compare two result dicts: `spike_times` {layer: (N, *shape)}, `readout` (N, C), `predictions` (N,)."""
+    """Compare two result dicts: `spike_times` {layer: (N, *shape)} (TTFS spike times) or {layer: (N, steps,
+    *shape)} (rate spike rasters, boolean), `readout` (N, C), `predictions` (N,)."""
     n = int(np.asarray(expected["predictions"]).shape[0])
     if int(np.asarray(got["predictions"]).shape[0]) != n:
         raise DeployError(f"the runs cover different numbers of samples ({n} vs {len(got['predictions'])})")
@@ -78,13 +79,15 @@ def compare(expected: dict[str, Any], got: dict[str, Any], layer_order: list[str
         b = np.asarray(got["spike_times"][layer])
         if a.shape != b.shape:
             raise DeployError(f"layer {layer!r} has shape {list(a.shape)} in one run and {list(b.shape)} in the other")
-        spikes += int(((a >= 0) | (b >= 0)).sum())
+        raster = a.dtype == bool          # rate networks: (N, steps, *shape) spike rasters
+        spikes += int((a | b).sum()) if raster else int(((a >= 0) | (b >= 0)).sum())
         diff = (a != b).reshape(n, -1)
         same &= ~diff.any(axis=1)
         if first is None and diff.any():
             sample, flat = np.argwhere(diff)[0]
-            neuron = np.unravel_index(flat, a.shape[1:])
-            first = Mismatch(layer, "spike time", int(sample), tuple(int(i) for i in neuron),
+            index = tuple(int(i) for i in np.unravel_index(flat, a.shape[1:]))
+            what, neuron = (f"spike at step {index[0]}", index[1:]) if raster else ("spike time", index)
+            first = Mismatch(layer, what, int(sample), neuron,
                              int(a.reshape(n, -1)[sample, flat]), int(b.reshape(n, -1)[sample, flat]))
     for what, key in (("readout", "readout"), ("prediction", "predictions")):
         a = np.asarray(expected[key]).reshape(n, -1)

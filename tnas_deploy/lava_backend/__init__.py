@@ -1,8 +1,9 @@
-"""Lava backend: run compiled TTFS networks on Lava's CPU simulator (`fixed_pt`) or on Loihi 2.
+"""Lava backend: run compiled TTFS and rate networks on Lava's CPU simulator (`fixed_pt`) or on Loihi 2.
 
 Importing this package never imports Lava; `lava_available()` and `loihi2_available()` say what can run.
 Parts: `schedule` (when each population integrates and fires), `processes` and `models` (the custom
-TTFS processes and their fixed-point models), `runner` (build, run, stop, collect).
+TTFS processes and their fixed-point models), `runner` (build, run, stop, collect); for rate coding
+`rate_processes`, `rate_models` and `rate_runner` (which `runner.run_lava` dispatches to).
 """
 from __future__ import annotations
 

@@ -160,10 +160,13 @@ class PySpikeDelayModel(PyLoihiProcessModel):
         self._ring = np.zeros((proc_params["delay"], proc_params["size"]), dtype=np.int32)
 
     def run_spk(self) -> None:
-        slot = (self.time_step - 1) % self.proc_params["delay"]
+        delay, period = self.proc_params["delay"], self.proc_params.get("period", 0)
+        slot = (self.time_step - 1) % delay
         out = self._ring[slot].copy()          # what arrived `delay` steps ago
+        if period and (self.time_step - 1) % period < delay:
+            out[:] = 0                         # emitted during the previous sample period: flushed
+        self.s_out.send(out)                   # send before receiving: safe inside recurrent loops
         self._ring[slot] = self.s_in.recv()
-        self.s_out.send(out)
 
 
 MODELS = {TtfsInput: PyTtfsInputModel, TtfsNeuron: PyTtfsNeuronModel, FirstSpikeNeuron: PyFirstSpikeModel,

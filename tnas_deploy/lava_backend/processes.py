@@ -67,9 +67,14 @@ class TtfsReadout(AbstractProcess):
 
 
 class SpikeDelay(AbstractProcess):
-    """Delays a spike vector by `delay` steps, aligning sources that spike in different windows."""
+    """Delays a vector of spikes (or graded payloads) by `delay` steps.
 
-    def __init__(self, *, size: int, delay: int) -> None:
-        super().__init__(size=size, delay=delay)
+    TTFS uses it to align sources that spike in different windows. With `period` > 0 (rate coding) it
+    also flushes at each sample period: at local step tau < `delay` it sends zeros, since what it holds
+    then was emitted during the previous sample.
+    """
+
+    def __init__(self, *, size: int, delay: int, period: int = 0) -> None:
+        super().__init__(size=size, delay=delay, period=period)
         self.s_in = InPort(shape=(size,))
         self.s_out = OutPort(shape=(size,))

@@ -112,8 +112,12 @@ def run_lava(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int], None
              timeout: float | None = None, hardware: bool = False) -> tuple[SimResult, LavaTiming]:
     """Run samples `x` through Lava's CPU simulator (or Loihi 2 with `hardware=True`) in one run.
 
-    `progress(n)` is called with the number of samples finished since the last call.
+    `progress(n)` is called with the number of samples finished since the last call. Rate-coded networks
+    (`net.coding == "rate"`) run in `rate_runner`; their `x` may also be event counts (N, T, *input_shape).
     """
+    if net.coding == "rate":
+        from .rate_runner import run_lava_rate
+        return run_lava_rate(net, x, progress=progress, timeout=timeout, hardware=hardware)
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 

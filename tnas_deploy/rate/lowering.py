@@ -147,7 +147,7 @@ def lower_rate(genome: Genome, weights: Weights, analog_maxpool: str = "refuse")
             terms, rest = pre_form(src)
             layers.append(RateReadoutLayer(id=readout.id, shape=(int(np.prod(shapes[src])),), window=0,
                                            nodes=(src, readout.id), mode="membrane",
-                                           projections=_projections(terms, shapes, 1.0),
+                                           projections=_projections(terms, shapes, 1.0, shapes[src]),
                                            bias=rest.reshape(-1)))
     except _LinearLoop as exc:
         raise fail(exc.node_id, "a backward (recurrent) edge closes a loop that passes through no neuron: its value "
@@ -172,7 +172,7 @@ def _population(genome: Genome, node_id: str, pre_form, shapes: dict[str, Shape]
     else:  # if
         leak, gain = 1.0, 1.0
     current_leak = 0.0 if spec.tau_current is None else 1.0 - 1.0 / spec.tau_current
-    return CubaLayer(id=node_id, shape=shape, window=0, nodes=(node_id,), projections=_projections(terms, shapes, gain),
+    return CubaLayer(id=node_id, shape=shape, window=0, nodes=(node_id,), projections=_projections(terms, shapes, gain, shape),
                      bias=np.asarray(rest, dtype=np.float64).reshape(shape) * gain,
                      threshold_float=float(spec.threshold), leak=leak, current_leak=current_leak, reset=spec.reset)
 
@@ -263,30 +263,50 @@ def _scale_input(op: _Op, s: np.ndarray, shape: Shape) -> _Op:
     return _Op(op.kind, op.in_shape, op.out_shape, w, op.kernel, op.stride, op.padding)
 
 
-def _projections(terms: list[_Term], shapes: dict[str, Shape], gain: float) -> list[RateProjection]:
-    projections = []
+def _projections(terms: list[_Term], shapes: dict[str, Shape], gain: float, dest_shape: Shape
+                 ) -> list[RateProjection]:
+    """One projection per (source, delay): parallel paths are summed before quantization (one rounding)."""
+    groups: dict[tuple[str, int], list[RateProjection]] = {}
     for term in terms:
-        ops = _fold_scales(term.ops)
-        if not ops:
-            c = shapes[term.source][0]
-            projections.append(RateProjection(term.source, "identity", np.full(c, gain), delay=term.delay))
-        elif len(ops) == 1:
-            op = ops[0]
-            projections.append(_as_projection(
-                _Op(op.kind, op.in_shape, op.out_shape, op.weight * gain, op.kernel, op.stride, op.padding),
-                term.source, term.delay))
+        groups.setdefault((term.source, term.delay), []).append(_term_projection(term, shapes, gain))
+    out = []
+    for (source, delay), projs in groups.items():
+        if len(projs) == 1:
+            out.append(projs[0])
+            continue
+        first = projs[0]
+        same = all((p.kind, p.kernel, p.stride, p.padding, np.shape(p.weight)) ==
+                   (first.kind, first.kernel, first.stride, first.padding, np.shape(first.weight))
+                   and p.kind != "sparse" for p in projs)
+        if same:
+            out.append(RateProjection(source, first.kind, sum(np.asarray(p.weight) for p in projs), first.kernel,
+                                      first.stride, first.padding, delay=delay))
         else:
-            projections.append(RateProjection(term.source, "sparse", _compose(ops, shapes[term.source]) * gain,
-                                              delay=term.delay))
-    return projections
+            m = sum(p.matrix(shapes[source], dest_shape) for p in projs).tocsr()
+            m.sum_duplicates()
+            m.eliminate_zeros()
+            m.sort_indices()
+            out.append(RateProjection(source, "sparse", m, delay=delay))
+    return out
+
+
+def _term_projection(term: _Term, shapes: dict[str, Shape], gain: float) -> RateProjection:
+    ops = _fold_scales(term.ops)
+    if not ops:
+        c = shapes[term.source][0]
+        return RateProjection(term.source, "identity", np.full(c, gain), delay=term.delay)
+    if len(ops) == 1:
+        op = ops[0]
+        return _as_projection(_Op(op.kind, op.in_shape, op.out_shape, op.weight * gain, op.kernel, op.stride,
+                                  op.padding), term.source, term.delay)
+    return RateProjection(term.source, "sparse", _compose(ops, shapes[term.source]) * gain, delay=term.delay)
 
 
 def _compose(ops: list[_Op], source_shape: Shape):  # -> scipy.sparse.csr_matrix
     """A chain of linear maps as one sparse matrix over flat indices (exact composition)."""
     m = None
     for op in ops:
-        in_shape = op.in_shape if len(op.in_shape) == len(source_shape) or op.kind == "dense" else op.in_shape
-        step = _as_projection(op, "", 1).matrix(in_shape, op.out_shape)
+        step = _as_projection(op, "", 1).matrix(op.in_shape, op.out_shape)
         m = step if m is None else step @ m
     m = m.tocsr()
     m.sum_duplicates()

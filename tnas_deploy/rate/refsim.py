@@ -35,6 +35,14 @@ def input_payload(x: np.ndarray, input_shape: tuple[int, ...], steps: int) -> np
                      f"got {list(x.shape)}")
 
 
+def _float_input(x: np.ndarray, input_shape: tuple[int, ...], steps: int, layers: list[Layer]) -> np.ndarray:
+    """The float model's input in payload units (x / scale): the exact values, not rounded to 8 bits."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[1:] == tuple(input_shape):
+        x = np.broadcast_to(x[:, None], (x.shape[0], steps) + x.shape[1:])
+    return x / layers[0].scale
+
+
 def _flat(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0], -1)
 
@@ -148,7 +156,8 @@ def simulate_rate(layers: list[Layer], x: np.ndarray, steps: int, input_shape: t
     parts: list[SimResult] = []
     for start in range(0, max(len(x), 1), batch_size):
         chunk = x[start:start + batch_size]
-        rasters, acc, peaks = runner.simulate(input_payload(chunk, input_shape, steps))
+        payload = input_payload(chunk, input_shape, steps) if integer else _float_input(chunk, input_shape, steps, layers)
+        rasters, acc, peaks = runner.simulate(payload)
         parts.append(rate_result(layers, runner.run, state_bits, rasters, acc, peaks, readout_scale, integer))
         if progress is not None:
             progress(len(chunk))
