@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--steps", type=int, help="netx from a genome: time steps T (default: the genome's)")
     x.add_argument("--artifact", type=Path, metavar="PATH",
                    help="netx from a genome: also write the compiled artifact the netx file encodes")
+    x.add_argument("--analog-maxpool", choices=["refuse", "avgpool"], default="refuse",
+                   help="netx from a genome: as for compile (a max-pool of analog values has no exact realisation)")
 
     m = sub.add_parser("import", help="turn a lava-dl netx file or a NIR graph into a rate genome plus weights")
     m.add_argument("source", type=Path, help="netx .net file or NIR graph (.nir)")
@@ -327,12 +329,14 @@ def _export_netx(args: argparse.Namespace) -> int:
 
         if load_genome(args.source).coding != "rate":
             raise DeployError(NETX_CANNOT_TTFS, args.source, "--format")
-        net = compile_for_netx(load_inputs(args.source, args.weights, "loihi2", args.calibration), steps=args.steps)
+        net = compile_for_netx(load_inputs(args.source, args.weights, "loihi2", args.calibration), steps=args.steps,
+                               analog_maxpool=args.analog_maxpool)
     else:
         from .artifact import load_artifact
 
         for flag, value in (("--weights", args.weights), ("--calibration", args.calibration),
-                            ("--steps", args.steps), ("--artifact", args.artifact)):
+                            ("--steps", args.steps), ("--artifact", args.artifact),
+                            ("--analog-maxpool", None if args.analog_maxpool == "refuse" else args.analog_maxpool)):
             if value is not None:
                 raise DeployError("applies when exporting a genome; an artifact is exported as compiled", None, flag)
         net, _ = load_artifact(args.source)
@@ -349,7 +353,7 @@ def _export_netx(args: argparse.Namespace) -> int:
     print(f"wrote {args.output} (lava-dl netx, {layers} layers; load it with netx.hdf5.Network(path, "
           "input_message_bits=8): docs/interop.md)")
     for condition in plan.conditions:
-        print(f"note: bit-exact in Lava only while {condition}")
+        print(f"note: bit-exact in Lava as long as {condition}")
     return 0
 
 

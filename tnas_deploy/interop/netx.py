@@ -1,0 +1,957 @@
+"""lava-dl netx (HDF5 `.net`) export and import of rate-coded networks (docs/interop.md, "netx").
+
+netx 0.6.0 (`lava.lib.dl.netx.hdf5.Network`) builds every `layer/<i>` of a file as one Lava block: a
+synapse from the previous layer (Dense or Conv) and a population of Lava's stock LIF neurons (neuron type
+CUBA), in a chain. Read against tnas-deploy's `fixed_point.cuba_step` (lava-nc 0.10.0 and lava-dl 0.6.0
+sources, checked by tests/test_netx.py on Lava's fixed_pt simulator):
+
+* a Dense or Conv synapse delivers a spike one step later (tnas-deploy's one step per hop); the LIF adds
+  `a_in << 6` to u. netx has no weight exponent (it reads `wgtExp` and ignores it): a stored integer weight
+  W adds `W << 6` per spike. Dense weights pass netx's `optimize_weight_bits` and Lava's clip/truncate
+  rules, which keep W exactly for |W| <= 254 in all but a few corner cases (`dense_effect` mirrors them and
+  the exporter refuses what they would change); Conv weights are used as stored.
+* netx fixes the bias exponent at 6 (`bias_mant << 6`, 13-bit mantissa) and compares `v > vThMant << 6`.
+* netx maps iDecay to `du = iDecay - 1` and Lava decays u with `du + 1`, so iDecay is tnas-deploy's du;
+  vDecay is dv. Both round the decay as `sign(x) (|x| (4096 - d) >> 12)`, as `fixed_point.decay`.
+* Lava clips v to +-(2**23 - 1) as tnas-deploy saturates it, resets v to 0 on a spike and keeps u; but it
+  wraps u at 24 bits where tnas-deploy saturates: identical while |u| <= 2**23 - 1 (the headroom check).
+
+So a compiled rate network is expressible when its populations form a chain, each fed by one delay-1
+projection (dense, conv2d, or an average/OR pool or per-channel scale as a grouped conv) of the previous
+one, its weights are `W << 6` with 8-bit W, its biases `b << 6`, and its resets are to zero. tnas-deploy's
+compile for Loihi 2 uses weight exponents up to 7 (weights up to `127 << 13`) and bias exponents 0..7, which
+netx cannot store, so `compile_for_netx` quantizes a genome under netx's constraints instead: per
+population the largest |weight| becomes exactly 254 (or the threshold register's headroom limit binds),
+the threshold and biases are rounded to it. The exported file then reproduces that network bit for bit.
+
+Input: the file's layer 0 is an `input` layer with a shape and no neuron, so the first block receives
+the graded 8-bit input (`round(255 x)` per pixel, or event counts) directly; build it with
+`Network(path, input_message_bits=8)` and send the payload of step t at Lava step t + 1. A membrane readout
+becomes a last layer of accumulating neurons (iDecay 4096, vDecay 0, vThMant 2**17 - 1): their v after the
+run is the readout value.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..compiled import CompiledNetwork
+from ..errors import DeployError, OverflowReport
+from ..fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
+from ..io_utils import atomic_path, sha256_file
+from ..network import Layer
+from ..rate.network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
+from ..weights import Weights
+
+#: Lava's LIF left-shifts synaptic input, bias (netx: bias_exp = 6) and threshold by this.
+ACT_SHIFT = 6
+#: Largest |stored weight| the exporter writes (netx clips mixed-sign weights above 254).
+WEIGHT_MAX = 254
+VTH_MAX = 2 ** 17 - 1
+BIAS_MANT_MAX = 2 ** 12 - 1
+STATE_MAX = 2 ** 23 - 1
+#: Bits of the graded input payload: build the network with `Network(path, input_message_bits=8)`.
+INPUT_MESSAGE_BITS = 8
+#: The accumulating neurons of a membrane readout: u = this step's input, v sums it, never spikes in range.
+READOUT_NEURON = {"iDecay": DECAY_UNITY, "vDecay": 0, "vThMant": VTH_MAX}
+#: Top-level dataset of the file with tnas-deploy's description (netx reads only `layer`).
+METADATA_KEY = "tnas_deploy"
+METADATA_VERSION = 1
+
+NETX_CANNOT_TTFS = (
+    "netx cannot express a TTFS network: its neurons (CUBA, LIF, sigma-delta, resonate-and-fire) have "
+    "no fire-once behaviour (netx ignores refDelay), no per-layer window in which the ramp is switched on, "
+    "and no max-pooling of first spikes; every netx neuron fires again after its reset. Export to NIR, "
+    "or see docs/interop.md")
+
+
+# -- netx's and Lava's weight pipeline --------------------------------------------------------------
+
+def dense_effect(weight: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """What netx 0.6.0 and Lava's fixed-point Dense make of a stored dense weight matrix.
+
+    Mirrors `lava.lib.dl.netx.utils.optimize_weight_bits` (scale bits, weight bits, exponent), then
+    `lava.utils.weightutils.clip_weights` / `truncate_weights` and `PyDenseModelBitAcc` (sign mode from the
+    shifted weights, `a_out = (W' s) >> -weight_exp`). Returns (per-spike contribution per synapse, "") when
+    the pipeline is lossless, i.e. a spike pattern s yields exactly `weight @ s`; otherwise (None, reason).
+    """
+    w = np.asarray(weight).astype(int)
+    if w.size == 0:
+        return None, "the weight matrix is empty"
+    max_w, min_w = int(w.max()), int(w.min())
+    if (max_w > 254 and min_w < 0) or (min_w < -256 and max_w > 0):
+        return None, f"weights from {min_w} to {max_w}: netx clips mixed-sign weights to [-256, 254]"
+    if max_w < 0:
+        signed, mode = 0, "inhibitory"
+    elif min_w >= 0:
+        signed, mode = 0, "excitatory"
+    else:
+        signed, mode = 1, "mixed"
+    with np.errstate(divide="ignore"):
+        if mode == "mixed":
+            scale = min(127 / max_w if max_w else math.inf, -128 / min_w)
+        elif mode == "inhibitory":
+            scale = -256 / min_w
+        else:
+            scale = 255 / max_w if max_w else math.inf
+    if not math.isfinite(scale):
+        return None, "all weights are zero: netx's optimize_weight_bits fails on them (division by zero)"
+    scale_bits = int(math.floor(math.log2(scale))) + signed
+    n = 8
+    while n > 0 and np.sum(np.abs(w / 2 ** n - np.round(w / 2 ** n))) != 0:
+        n -= 1
+    n -= signed
+    num_weight_bits = 8 - scale_bits - n
+    if scale_bits < 0:
+        return None, f"weights up to {max(abs(min_w), max_w)} exceed netx's 8-bit weights (a negative shift zeroes them)"
+    w1 = np.left_shift(w.astype(np.int32), scale_bits)
+    # Lava's Dense: sign mode of the shifted weights, clip to 8 bits, drop low bits, shift the sum back
+    lava_mode = "excitatory" if w1.min() >= 0 else "inhibitory" if w1.max() <= 0 else "mixed"
+    mixed = int(lava_mode == "mixed")
+    w2 = -w1 if lava_mode == "inhibitory" else w1.copy()
+    w2 = np.clip(w2, -2 ** 8 * mixed, 2 ** 8 - 1)
+    drop = 8 - num_weight_bits + mixed
+    w2 = (w2 >> drop) << drop if drop >= 0 else np.zeros_like(w2)
+    if lava_mode == "inhibitory":
+        w2 = -w2
+    if not np.array_equal(w2, w1):
+        bad = np.argwhere(w2 != w1)[0]
+        return None, (f"netx's optimize_weight_bits and Lava's Dense turn weight {int(w[tuple(bad)])} at {bad.tolist()} "
+                      f"into {int(w2[tuple(bad)])} / 2**{scale_bits} (sign mode {mode} in netx, {lava_mode} in Lava)")
+    return w, ""
+
+
+# -- quantizing a genome under netx's constraints -----------------------------------------------------
+
+def lava_format(fmt: NumericFormat, where: Any = None) -> NumericFormat:
+    """The numeric format of an artifact quantized for netx: Loihi 2's, with weights `W << 6` (|W| <= 254)."""
+    wanted = {"input_shift": ACT_SHIFT, "state_bits": 24, "threshold_shift": ACT_SHIFT, "threshold_bits": 17,
+              "bias_mant_bits": 13, "bias_exp_max": 7}
+    for key, value in wanted.items():
+        if getattr(fmt, key) != value:
+            raise DeployError(f"netx targets Loihi through Lava's LIF (24-bit state, input shift 6, 17-bit threshold "
+                              f"<< 6, 13-bit bias); this profile's {key} is {getattr(fmt, key)}, not {value}",
+                              where, f"format.{key}")
+    return replace(fmt, weight_bits=9, weight_exp_min=0, weight_exp_max=0)
+
+
+def _state_top(fmt: NumericFormat) -> int:
+    """Largest threshold mantissa the quantizer uses (the rate quantizer's headroom rule)."""
+    from ..rate.quantize import HEADROOM_BITS
+    return min(fmt.threshold_max, fmt.state_max >> HEADROOM_BITS) >> ACT_SHIFT
+
+
+def _abs_max(p: RateProjection) -> float:
+    if p.kind == "sparse":
+        return float(abs(p.weight).max()) if p.weight.nnz else 0.0
+    return float(np.max(np.abs(p.weight), initial=0.0))
+
+
+def _round_projection(p: RateProjection, factor: float) -> RateProjection:
+    if p.kind == "sparse":
+        m = p.weight.copy().astype(np.float64)
+        m.data = np.rint(m.data * factor)
+        m = m.astype(np.int64)
+        m.eliminate_zeros()
+        m.sort_indices()
+        w = m
+    else:
+        w = np.rint(np.asarray(p.weight, dtype=np.float64) * factor).astype(INT)
+    return RateProjection(p.source, p.kind, w, p.kernel, p.stride, p.padding, delay=p.delay)
+
+
+def _decay(keep: float, layer: str, variable: str, notes: list[dict]) -> int:
+    exact = DECAY_UNITY * (1.0 - keep)
+    d = int(round(exact))
+    if abs(exact - d) > 1e-9:
+        notes.append({"layer": layer, "variable": variable, "message":
+                      f"decay {1.0 - keep:.6g} per step is not a multiple of 1/4096: {variable} = {d}"})
+    return d
+
+
+def _bias_mantissas(values: np.ndarray, layer: str) -> np.ndarray:
+    mant = np.rint(np.asarray(values, dtype=np.float64) / (1 << ACT_SHIFT)).astype(INT)
+    top = int(np.max(np.abs(mant), initial=0))
+    if top > BIAS_MANT_MAX:
+        raise OverflowReport(f"bias of {top} << 6 state units exceeds netx's bias register (a 13-bit mantissa, "
+                             f"exponent fixed at 6: at most {BIAS_MANT_MAX} << 6) next to 8-bit weights",
+                             None, f"layer {layer}: bias")
+    return mant << INT(ACT_SHIFT)
+
+
+def quantize_for_netx(layers: list[Layer], fmt: NumericFormat) -> tuple[list[Layer], list[dict], dict[str, float]]:
+    """Integer layers that netx can store exactly (module documentation); raises OverflowReport naming the layer."""
+    by_id = {layer.id: layer for layer in layers}
+    top = _state_top(fmt)
+    out: list[Layer] = []
+    notes: list[dict] = []
+    errors: dict[str, float] = {}
+
+    def per_payload(p: RateProjection) -> float:
+        src = by_id[p.source]
+        return src.scale if isinstance(src, RateInputLayer) else 1.0
+
+    def scaled(layer, scale: float) -> list[RateProjection]:
+        projs = []
+        for p in layer.projections:
+            factor = scale * per_payload(p) / (1 << ACT_SHIFT)
+            q = _round_projection(p, factor)
+            projs.append(q)
+            a = p.weight.toarray() if p.kind == "sparse" else np.asarray(p.weight, np.float64)
+            b = (q.weight.toarray() if q.kind == "sparse" else np.asarray(q.weight, np.float64)) / factor
+            big = float(np.max(np.abs(a), initial=0.0))
+            errors[layer.id] = max(errors.get(layer.id, 0.0),
+                                   float(np.max(np.abs(a - b), initial=0.0)) / big if big else 0.0)
+        return projs
+
+    for layer in layers:
+        if isinstance(layer, CubaLayer) and layer.role == "or_pool":
+            projs = [_round_projection(p, 1.0) for p in layer.projections]
+            out.append(_cuba(layer, projs, du=DECAY_UNITY, dv=DECAY_UNITY, threshold=0,
+                             bias_q=np.zeros(layer.shape, dtype=INT), scale=float(1 << ACT_SHIFT)))
+        elif isinstance(layer, CubaLayer):
+            if layer.current_leak > 0 and np.any(layer.bias != 0):
+                raise OverflowReport("a neuron with tau_current keeps its bias in the current u, but Loihi adds the "
+                                     "bias to v: it has no exact realisation; remove tau_current or the bias",
+                                     None, f"layer {layer.id}: bias")
+            wmax = max((_abs_max(p) * per_payload(p) for p in layer.projections), default=0.0)
+            theta = layer.threshold_float
+            scale = _scale(wmax, float(np.max(np.abs(layer.bias), initial=0.0)), top * (1 << ACT_SHIFT) / theta)
+            vth = min(top, int(round(theta * scale / (1 << ACT_SHIFT))))
+            if vth < 1:
+                raise OverflowReport(f"threshold {theta} is below 1/{2 * WEIGHT_MAX} of the largest weight "
+                                     f"({wmax:.4g}): netx's 8-bit weights and threshold register (vThMant << 6) cannot "
+                                     "hold both", None, f"layer {layer.id}: threshold")
+            projs = scaled(layer, scale)
+            bias_q = _bias_mantissas(np.asarray(layer.bias, dtype=np.float64) * scale, layer.id)
+            out.append(_cuba(layer, projs, du=_decay(layer.current_leak, layer.id, "du", notes),
+                             dv=_decay(layer.leak, layer.id, "dv", notes), threshold=vth << ACT_SHIFT,
+                             bias_q=bias_q.reshape(layer.shape), scale=scale))
+        elif isinstance(layer, RateReadoutLayer) and layer.mode == "membrane":
+            wmax = max((_abs_max(p) * per_payload(p) for p in layer.projections), default=0.0)
+            scale = _scale(wmax, float(np.max(np.abs(layer.bias), initial=0.0)), math.inf)
+            scale = float(1 << ACT_SHIFT) if math.isinf(scale) else scale
+            projs = scaled(layer, scale)
+            bias = _bias_mantissas(np.asarray(layer.bias, dtype=np.float64) * scale, layer.id)
+            out.append(RateReadoutLayer(id=layer.id, shape=layer.shape, window=0, nodes=layer.nodes, mode="membrane",
+                                        projections=projs, bias=bias, shift=ACT_SHIFT, scale=1.0 / scale))
+        else:
+            out.append(layer)
+    return out, notes, errors
+
+
+def _scale(wmax: float, bmax: float, threshold_bound: float) -> float:
+    """State units per real unit: the largest that keeps |W| <= 254, |bias mantissa| <= 4095 and the threshold
+    within the register's headroom. Whichever binds lands exactly on its limit, so quantizing the imported
+    genome of an exported file again gives the same integers."""
+    candidates = [threshold_bound]
+    if wmax > 0:
+        candidates.append(WEIGHT_MAX * (1 << ACT_SHIFT) / wmax)
+    if bmax > 0:
+        candidates.append(BIAS_MANT_MAX * (1 << ACT_SHIFT) / bmax)
+    return min(candidates)
+
+
+def _cuba(layer: CubaLayer, projs: list[RateProjection], **ints: Any) -> CubaLayer:
+    return CubaLayer(id=layer.id, shape=layer.shape, window=0, nodes=layer.nodes, projections=projs, bias=layer.bias,
+                     threshold_float=layer.threshold_float, leak=layer.leak, current_leak=layer.current_leak,
+                     reset=layer.reset, role=layer.role, shift=ACT_SHIFT, **ints)
+
+
+def compile_for_netx(inputs, steps: int | None = None, progress: bool = False,
+                     analog_maxpool: str = "refuse") -> CompiledNetwork:
+    """Compile a rate genome (`compiler.CompileInputs`) for Loihi 2 under netx's constraints; the result
+    passes `netx_blocks` and runs like any artifact (reference simulator, `tnas-deploy run`)."""
+    from ..rate.compiler import measure_rate_headroom
+    from ..rate.lowering import lower_rate
+
+    genome = inputs.genome
+    if genome.coding != "rate":
+        raise DeployError(NETX_CANNOT_TTFS, genome.source, "coding")
+    T = steps if steps is not None else genome.steps
+    if not (1 <= T <= 65536):
+        raise DeployError("time steps must be between 1 and 65536", None, "--steps")
+    fmt = lava_format(inputs.profile.require_format(), inputs.profile.path)
+    layers, lower_notes = lower_rate(genome, inputs.weights, analog_maxpool)
+    try:
+        q_layers, notes, errors = quantize_for_netx(layers, fmt)
+    except OverflowReport as exc:
+        raise OverflowReport(exc.message, genome.source, exc.field) from None
+    net = CompiledNetwork(
+        name=genome.name, steps=T, layers=q_layers, fmt=fmt, input_shape=genome.task.input_shape,
+        classes=genome.task.classes, windows={}, window_method="none (rate coding)",
+        genome=genome.to_json(), provenance=genome.provenance,
+        profile={"name": inputs.profile.name, "chip": inputs.profile.chip, "sha256": inputs.profile.sha256,
+                 "contents": inputs.profile.raw},
+        inputs={"genome": sha256_file(genome.source) if genome.source else None,
+                "weights": sha256_file(inputs.weights_path) if inputs.weights_path else None,
+                "calibration": inputs.calibration.sha256 if inputs.calibration is not None else None,
+                "profile": inputs.profile.sha256},
+        options={"saturate": False, "steps": T, "analog_maxpool": analog_maxpool, "quantized_for": "netx"},
+        tool_version=__version__,
+        notes=lower_notes + notes + [{"layer": "*", "variable": "weights", "message":
+                                      "quantized for netx: weights W << 6 with |W| <= 254, biases b << 6"}],
+        quantization_error={k: round(v, 12) for k, v in errors.items()},
+        coding="rate", run_steps=run_length(q_layers, T))
+    headroom, overflows = measure_rate_headroom(net, inputs.calibration, progress)
+    for layer_id, (var, peak) in overflows.items():
+        raise OverflowReport(f"calibration data drives |{var}| to {peak}, beyond the 24-bit state limit "
+                             f"{STATE_MAX}; netx (Lava wraps u) cannot run it exactly", genome.source,
+                             f"layer {layer_id}: {var}")
+    net.headroom = headroom
+    try:
+        netx_blocks(net)           # refuses, naming the layer, what netx cannot express
+    except DeployError as exc:
+        raise DeployError(exc.message, genome.source, exc.field) from None
+    return net
+
+
+# -- the file's layers ----------------------------------------------------------------------------
+
+@dataclass
+class NetxBlock:
+    """One `layer/<i>` of a netx file."""
+
+    kind: str                                   # "input" | "flatten" | "dense" | "conv"
+    shape: tuple[int, ...]                      # (C, H, W) or (N,): netx stores it so and reverses it
+    layer_id: str | None = None                 # the tnas-deploy layer it realises (dense and conv blocks)
+    weight: np.ndarray | None = None            # dense (O, I); conv (O, I / groups, kh, kw)
+    bias: np.ndarray | None = None              # mantissas (<< 6 in Lava): per channel (C,) or per neuron
+    neuron: dict[str, int] | None = None        # iDecay, vDecay, vThMant
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    groups: int = 1
+
+
+@dataclass
+class NetxPlan:
+    blocks: list[NetxBlock]
+    conditions: list[str] = field(default_factory=list)   # when the export is exact only for some inputs
+    readout: str = "spike_count"                            # or "membrane": the last block accumulates
+
+
+def _refuse(layer: str, what: str, message: str) -> DeployError:
+    return DeployError(f"netx cannot express this: {message}", None, f"layer {layer}: {what}")
+
+
+def _stored_weights(layer_id: str, mant: np.ndarray, shift: int) -> np.ndarray:
+    m = np.asarray(mant, dtype=INT)
+    if shift >= ACT_SHIFT:
+        w = m << INT(shift - ACT_SHIFT)
+    else:
+        step = 1 << (ACT_SHIFT - shift)
+        if np.any(m % step):
+            raise _refuse(layer_id, "weights", f"weights are mantissas << {shift}, but netx adds W << 6 per spike "
+                          f"and these are not multiples of {step} << {shift}. Export the genome instead: it is then "
+                          "quantized under netx's constraints")
+        w = m // step
+    top = int(np.max(np.abs(w), initial=0))
+    if top > 255:
+        raise _refuse(layer_id, "weights", f"its largest weight is {top} << 6 state units; netx stores no weight "
+                      "exponent, so weights are 8-bit integers W added as W << 6 (this layer has weight exponent "
+                      f"{shift - ACT_SHIFT}). Export the genome instead: it is then quantized under netx's constraints")
+    return w
+
+
+def _synapse_blocks(layer: CubaLayer | RateReadoutLayer, p: RateProjection,
+                    src: Layer, out_shape: tuple[int, ...]) -> list[NetxBlock]:
+    """The flatten (if needed) and dense/conv block realising projection p into `layer`."""
+    if isinstance(layer, CubaLayer) and layer.role == "or_pool":
+        w = np.ones(np.shape(p.weight), dtype=INT)       # OR neurons are scale-free: any positive weight
+    elif p.kind == "sparse":
+        w = None
+    else:
+        w = _stored_weights(layer.id, p.weight, layer.shift)
+    if len(out_shape) == 1:
+        if p.kind == "sparse":
+            mat = _stored_weights(layer.id, p.weight.toarray(), layer.shift)
+        elif p.kind == "dense":
+            mat = w
+        elif p.kind == "identity":
+            mat = np.diag(w)
+        else:
+            raise _refuse(layer.id, "projection", f"a {p.kind} projection into a flat layer")
+        blocks = [NetxBlock("flatten", tuple(src.shape))] if len(src.shape) > 1 else []
+        effect, why = dense_effect(mat)
+        if effect is None:
+            raise _refuse(layer.id, "weights", why)
+        return blocks + [NetxBlock("dense", tuple(out_shape), layer.id, weight=mat)]
+    c_in = src.shape[0]
+    if p.kind == "conv2d":
+        return [NetxBlock("conv", tuple(out_shape), layer.id, weight=w, stride=tuple(p.stride),
+                          padding=tuple(p.padding))]
+    if p.kind in ("avgpool2d", "identity"):
+        kh, kw = p.kernel if p.kind == "avgpool2d" else (1, 1)
+        kernel = np.repeat(np.asarray(w).reshape(c_in, 1, 1, 1), kh, axis=2).repeat(kw, axis=3)
+        return [NetxBlock("conv", tuple(out_shape), layer.id, weight=kernel, stride=tuple(p.stride),
+                          padding=tuple(p.padding), groups=c_in)]
+    raise _refuse(layer.id, "projection", "a chain of several linear maps between two populations composes into one "
+                  "sparse matrix; netx has one dense or conv synapse per layer (put a neuron between them, or "
+                  "end the chain in a dense layer)")
+
+
+def _conv_out_shape(p: RateProjection, src_shape: tuple[int, ...]) -> tuple[int, ...]:
+    c, h, w = src_shape
+    kh, kw = p.kernel if p.kind != "conv2d" else p.weight.shape[2:]
+    out_c = p.weight.shape[0] if p.kind == "conv2d" else c
+    return (out_c, (h + 2 * p.padding[0] - kh) // p.stride[0] + 1, (w + 2 * p.padding[1] - kw) // p.stride[1] + 1)
+
+
+def _bias_block(layer_id: str, bias_q: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    b = np.asarray(bias_q, dtype=INT).reshape(shape)
+    if not np.any(b):
+        return None
+    if np.any(b % (1 << ACT_SHIFT)) or np.max(np.abs(b)) > BIAS_MANT_MAX << ACT_SHIFT:
+        raise _refuse(layer_id, "bias", "netx's bias is a 13-bit mantissa << 6 (exponent fixed at 6); biases here go to "
+                      f"{int(np.max(np.abs(b)))} and are not all multiples of 64. Export the genome instead: it is then "
+                      "quantized under netx's constraints")
+    mant = b >> INT(ACT_SHIFT)
+    if len(shape) == 3 and np.all(mant == mant[:, :1, :1]):
+        return mant[:, 0, 0]
+    return mant
+
+
+def netx_blocks(net: CompiledNetwork) -> NetxPlan:
+    """The netx layers realising a compiled rate network exactly, or a DeployError saying what netx cannot express."""
+    if net.coding != "rate":
+        raise DeployError(NETX_CANNOT_TTFS, None, "coding")
+    layers = net.layers
+    inp, readout = layers[0], layers[-1]
+    assert isinstance(inp, RateInputLayer) and isinstance(readout, RateReadoutLayer)
+    plan = NetxPlan([NetxBlock("input", tuple(inp.shape))], readout=readout.mode)
+    prev: Layer = inp
+    chain = [la for la in layers if isinstance(la, CubaLayer)] + ([readout] if readout.mode == "membrane" else [])
+    for layer in chain:
+        if len(layer.projections) != 1:
+            sources = [f"{p.source} (delay {p.delay})" for p in layer.projections]
+            raise _refuse(layer.id, "inputs", f"it is fed by {len(sources)} projections ({', '.join(sources)}): a residual "
+                          "add, a skip connection or a recurrent edge; every netx layer has exactly one synapse, from "
+                          "the layer before it")
+        p = layer.projections[0]
+        if p.delay != 1:
+            raise _refuse(layer.id, "delay", f"it reads {p.source!r} {p.delay} steps late (a recurrent edge); netx's "
+                          "layers read the previous layer one step late (its dense_rec feeds a layer back after one "
+                          "step, where a genome's recurrent edge arrives after two)")
+        if p.source != prev.id:
+            raise _refuse(layer.id, "inputs", f"it reads {p.source!r}, not the population before it ({prev.id!r}); netx "
+                          "layers form a chain")
+        if isinstance(layer, CubaLayer):
+            if layer.reset != "zero":
+                raise _refuse(layer.id, "reset", "Lava's LIF resets v to zero; reset by subtraction has no netx form")
+            if layer.threshold % (1 << ACT_SHIFT) or layer.threshold >> ACT_SHIFT > VTH_MAX:
+                raise _refuse(layer.id, "threshold", f"threshold {layer.threshold} is not vThMant << 6 with a 17-bit vThMant")
+            out_shape = tuple(layer.shape)
+            blocks = _synapse_blocks(layer, p, prev, out_shape)
+            neuron = {"iDecay": int(layer.du), "vDecay": int(layer.dv), "vThMant": int(layer.threshold) >> ACT_SHIFT}
+            bias = _bias_block(layer.id, layer.bias_q, out_shape)
+        else:
+            out_shape = (_conv_out_shape(p, tuple(prev.shape)) if p.kind in ("conv2d", "avgpool2d") or
+                         (p.kind == "identity" and len(prev.shape) == 3) else tuple(layer.shape))
+            blocks = _synapse_blocks(layer, p, prev, out_shape)
+            neuron = dict(READOUT_NEURON)
+            bias = _bias_block(layer.id, np.asarray(layer.bias, dtype=INT), out_shape)
+        blocks[-1].neuron, blocks[-1].bias = neuron, bias
+        plan.blocks += blocks
+        plan.conditions += _conditions(net, layer, blocks[-1], prev)
+        prev = layer
+    if readout.mode == "spike_count" and readout.source != prev.id:
+        raise _refuse(readout.id, "source", f"it counts {readout.source!r}, not the last population {prev.id!r}")
+    if len(plan.blocks) == 1:
+        raise _refuse(readout.id, "layers", "the network has no population")
+    return plan
+
+
+def _conditions(net: CompiledNetwork, layer: Layer, block: NetxBlock, src: Layer) -> list[str]:
+    """Refuse what the calibration data shows would differ in Lava; return the inputs-dependent conditions."""
+    out = []
+    head = net.headroom.get(layer.id, {})
+    u = head.get("u", {})
+    if u.get("calibration_peak") is not None and u["calibration_peak"] > STATE_MAX:
+        raise _refuse(layer.id, "u", f"the calibration data drives |u| to {u['calibration_peak']}; Lava wraps u at 24 bits "
+                      "where tnas-deploy saturates")
+    if u and not u.get("safe_for_all_inputs", True):
+        out.append(f"layer {layer.id}: |u| stays <= {STATE_MAX} (Lava wraps u at 24 bits; worst case {u['worst_case']}, "
+                   f"calibration peak {u['calibration_peak']})")
+    if isinstance(layer, RateReadoutLayer):
+        limit = VTH_MAX << ACT_SHIFT
+        v = head.get("v", {})
+        if v.get("calibration_peak") is not None and v["calibration_peak"] > limit:
+            raise _refuse(layer.id, "v", f"the calibration data drives the readout to {v['calibration_peak']}, above the "
+                          f"accumulating neurons' threshold {limit}")
+        if v and v.get("worst_case", 0) > limit:
+            out.append(f"layer {layer.id}: |v| stays <= {limit} (the accumulating readout neurons' threshold; worst "
+                       f"case {v['worst_case']}, calibration peak {v.get('calibration_peak')})")
+    if block.kind == "conv":
+        payload = RATE_INPUT_LEVELS if isinstance(src, RateInputLayer) else 1
+        bound = float(np.abs(block.weight).reshape(block.weight.shape[0], -1).sum(axis=1).max()) * payload
+        if bound >= 2 ** 24:
+            out.append(f"layer {layer.id}: Lava's Conv partial sums stay below 2**24 (it sums in float32; this layer's "
+                       f"bound is {bound:.0f})")
+    return out
+
+
+# -- writing and reading files --------------------------------------------------------------------
+
+def _metadata(net: CompiledNetwork, plan: NetxPlan) -> dict[str, Any]:
+    readout = net.layers[-1]
+    return {"version": METADATA_VERSION, "tool": f"tnas-deploy {__version__}", "name": net.name, "coding": "rate",
+            "steps": net.steps, "run_steps": net.run_steps, "input_message_bits": INPUT_MESSAGE_BITS,
+            "input": "graded spikes: round(255 x) per pixel (or event counts, clipped to 255) at Lava steps 1..steps; "
+                     "build with Network(path, input_message_bits=8)",
+            "classes": list(net.classes), "readout": plan.readout,
+            "logit_scale": getattr(readout, "scale", 1.0) if plan.readout == "membrane" else 1.0,
+            "layers": [_node_name(net, b.layer_id) for b in plan.blocks if b.layer_id is not None],
+            "readout_id": readout.id,
+            "exact_unless": plan.conditions}
+
+
+def _node_name(net: CompiledNetwork, layer_id: str) -> str:
+    """The genome node a block realises: the population's node, or the membrane readout's input node."""
+    layer = net.by_id[layer_id]
+    return layer.nodes[0] if isinstance(layer, RateReadoutLayer) and layer.nodes else layer_id
+
+
+def write_netx(plan: NetxPlan, path: str | Path, metadata: dict[str, Any]) -> Path:
+    """Write the blocks as a netx HDF5 file (atomically, no timestamps)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            def put(group, key, value):
+                group.create_dataset(key, data=value, track_times=False)
+            for i, b in enumerate(plan.blocks):
+                g = f.create_group(f"layer/{i}")
+                put(g, "type", np.array([b.kind.encode()]))
+                put(g, "shape", np.array(b.shape, dtype=np.int64))
+                if b.kind == "dense":
+                    put(g, "weight", np.asarray(b.weight, dtype=np.float32))
+                    put(g, "inFeatures", np.int64(b.weight.shape[1]))
+                    put(g, "outFeatures", np.int64(b.weight.shape[0]))
+                elif b.kind == "conv":
+                    put(g, "weight", np.asarray(b.weight, dtype=np.float32)[..., None])   # SLAYER's (O, I, kh, kw, 1)
+                    put(g, "inChannels", np.int64(b.weight.shape[1] * b.groups))
+                    put(g, "outChannels", np.int64(b.weight.shape[0]))
+                    put(g, "kernelSize", np.array(b.weight.shape[2:4], dtype=np.int64))
+                    put(g, "stride", np.array(b.stride, dtype=np.int64))
+                    put(g, "padding", np.array(b.padding, dtype=np.int64))
+                    put(g, "dilation", np.array([1, 1], dtype=np.int64))
+                    put(g, "groups", np.int64(b.groups))
+                if b.bias is not None:
+                    bias = np.asarray(b.bias)
+                    if bias.ndim == 3:                  # neuron-wise bias: netx's (x, y, channel) order
+                        bias = bias.transpose(2, 1, 0)
+                    put(g, "bias", bias.astype(np.float32))
+                if b.neuron is not None:
+                    n = g.create_group("neuron")
+                    put(n, "type", np.bytes_("CUBA"))
+                    for key in ("iDecay", "vDecay", "vThMant"):
+                        put(n, key, np.int64(b.neuron[key]))
+                    put(n, "refDelay", np.int64(1))
+                    put(n, "gradedSpike", np.bool_(False))
+            put(f, "simulation/Ts", np.int64(1))
+            put(f, "simulation/tSample", np.int64(metadata.get("run_steps", 0)))
+            put(f, METADATA_KEY, np.bytes_(json.dumps(metadata, sort_keys=True)))
+    return path
+
+
+def export_netx(net: CompiledNetwork, path: str | Path) -> NetxPlan:
+    """Check and write a compiled rate network as a netx file; returns the plan (with its conditions)."""
+    plan = netx_blocks(net)
+    write_netx(plan, path, _metadata(net, plan))
+    return plan
+
+
+# -- running a file on Lava ------------------------------------------------------------------------
+
+def run_netx(path: str | Path, payload: np.ndarray, run_steps: int) -> dict[str, Any]:
+    """Run one sample of a file written by `export_netx` on Lava's CPU simulator (fixed_pt).
+
+    `payload` is the graded input (T, *input_shape), integers 0..255, sent at Lava steps 1..T. Returns
+    `spikes`: per dense/conv block a boolean raster (run_steps, C, H, W) or (run_steps, N) (Lava step t + 1 is
+    step t of `tnas_deploy.refsim`), and `v`: the last block's membrane after the run (a membrane readout's
+    value). Lava's processes are stopped before returning.
+    """
+    from lava.lib.dl import netx
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc import io
+
+    net = netx.hdf5.Network(net_config=str(path), input_message_bits=INPUT_MESSAGE_BITS)
+    payload = np.asarray(payload, dtype=np.int64)
+    shape = tuple(net.inp.shape)
+    data = np.zeros(shape + (run_steps,), dtype=np.int32)
+    for t in range(min(len(payload), run_steps)):
+        frame = payload[t]
+        data[..., t] = frame.transpose(2, 1, 0) if len(shape) == 3 else frame.reshape(shape)
+    source = io.source.RingBuffer(data=data)
+    source.s_out.connect(net.inp)
+    sinks = []
+    for block in net.layers:
+        sink = io.sink.RingBuffer(shape=block.out.shape, buffer=run_steps)
+        block.out.connect(sink.a_in)
+        sinks.append(sink)
+    try:
+        net.run(condition=RunSteps(num_steps=run_steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        rasters = []
+        for sink in sinks:
+            d = np.asarray(sink.data.get())                  # (*shape, steps), shape in (x, y, c) order
+            d = np.moveaxis(d, -1, 0)
+            rasters.append((d.transpose(0, 3, 2, 1) if d.ndim == 4 else d) != 0)
+        v = np.asarray(net.layers[-1].neuron.v.get())
+        v = v.transpose(2, 1, 0) if v.ndim == 3 else v
+    finally:
+        net.stop()
+    return {"spikes": rasters, "v": v.astype(np.int64)}
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+@dataclass
+class Imported:
+    """A genome (JSON object, not yet validated) and its weights, from another tool's file."""
+
+    genome: dict[str, Any]
+    weights: Weights
+    notes: list[str] = field(default_factory=list)
+
+
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def unique_id(name: str, taken: set[str]) -> str:
+    """A genome id (`^[A-Za-z_][A-Za-z0-9_]{0,63}$`) close to `name`, not yet in `taken` (which it joins)."""
+    base = re.sub(r"[^A-Za-z0-9_]", "_", str(name))[:56] or "n"
+    if not re.match(r"[A-Za-z_]", base):
+        base = "n_" + base
+    candidate, k = base, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{base}_{k}"
+    taken.add(candidate)
+    return candidate
+
+
+def _read(group: h5py.Group, key: str, path: Path, where: str) -> Any:
+    try:
+        value = group[key][()]
+    except KeyError:
+        raise DeployError(f"missing {key!r}", path, f"{where}/{key}") from None
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0] if value.size else b""
+    return value.decode("ascii", "replace") if isinstance(value, (bytes, np.bytes_)) else str(value)
+
+
+def _scalar(value: Any, path: Path, where: str) -> float:
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "iufb" or not np.isfinite(float(arr.reshape(-1)[0])):
+        raise DeployError(f"expected one number, got {arr.tolist()!r}", path, where)
+    return float(arr.reshape(-1)[0])
+
+
+def _pair(value: Any, path: Path, where: str) -> tuple[int, int]:
+    arr = np.asarray(value).reshape(-1).astype(int)
+    if arr.size == 1:
+        return int(arr[0]), int(arr[0])
+    if arr.size != 2:
+        raise DeployError(f"expected one or two integers, got {arr.tolist()!r}", path, where)
+    return int(arr[0]), int(arr[1])
+
+
+def _neuron_spec(cfg: h5py.Group, path: Path, where: str, notes: list[str], input_gain: float = 1.0) -> dict[str, Any]:
+    """A genome neuron from a netx CUBA neuron, in units of 64 state units (so weights stay the integers)."""
+    kind = _text(_read(cfg, "type", path, where)).upper()
+    if kind not in ("CUBA", "LOIHI"):
+        raise DeployError(f"neuron type {kind!r} has no tnas-deploy equivalent (only CUBA/LOIHI, Lava's LIF, imports; "
+                          "sigma-delta and resonate-and-fire neurons do not)", path, f"{where}/type")
+    vth = _scalar(_read(cfg, "vThMant", path, where), path, f"{where}/vThMant")
+    i_decay = _scalar(_read(cfg, "iDecay", path, where), path, f"{where}/iDecay")
+    v_decay = _scalar(_read(cfg, "vDecay", path, where), path, f"{where}/vDecay")
+    for key, value in (("vThMant", vth), ("iDecay", i_decay), ("vDecay", v_decay)):
+        if value != int(value) or value < 0 or (key != "vThMant" and value > DECAY_UNITY):
+            raise DeployError(f"expected an integer {'>= 0' if key == 'vThMant' else 'from 0 to 4096'}, got {value}",
+                              path, f"{where}/{key}")
+    if vth <= 0:
+        raise DeployError("a threshold of 0 spikes on any positive input; only a max-pool's OR neurons use it (a grouped "
+                          "conv of equal weights), which this layer is not", path, f"{where}/vThMant")
+    spec: dict[str, Any] = {"model": "if" if v_decay == 0 else "lif", "threshold": vth / input_gain, "reset": "zero"}
+    if v_decay:
+        spec["tau"] = DECAY_UNITY / v_decay
+        spec["decay_input"] = False          # the input gain is in the weights
+    if i_decay == 0:
+        spec["tau_current"] = float(2 ** 20)
+        notes.append(f"{where}: iDecay 0 keeps the current forever; imported as tau_current 2**20 (the float model "
+                     "decays it by 2**-20 per step, the compiled neuron, du = 0, not at all)")
+    elif i_decay < DECAY_UNITY:
+        spec["tau_current"] = DECAY_UNITY / i_decay
+    if "refDelay" in cfg and _scalar(cfg["refDelay"][()], path, f"{where}/refDelay") > 1:
+        notes.append(f"{where}: refDelay {int(cfg['refDelay'][()])} ignored, as netx ignores it (no refractory period)")
+    return spec
+
+
+def import_netx(path: str | Path, steps: int | None = None, name: str | None = None) -> Imported:
+    """A netx file as a rate genome plus weights (docs/interop.md): weights are the stored integers (the state
+    in units of 64), thresholds vThMant, LIF tau = 4096 / vDecay; exporting the genome again reproduces a file
+    tnas-deploy wrote. Raises DeployError naming file and dataset for anything the genome cannot express."""
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, FileNotFoundError) as exc:
+        raise DeployError(f"not a readable HDF5 file ({exc}); expected a lava-dl netx .net file", path) from None
+    with f:
+        if "layer" not in f or not isinstance(f["layer"], h5py.Group):
+            raise DeployError("no 'layer' group: not a netx network", path, "layer")
+        meta: dict[str, Any] = {}
+        if METADATA_KEY in f:
+            try:
+                meta = json.loads(_text(f[METADATA_KEY][()]))
+            except (ValueError, TypeError):
+                meta = {}
+        keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else -1)
+        if [k for k in keys] != [str(i) for i in range(len(keys))]:
+            raise DeployError(f"expected layers 0..{len(keys) - 1}, found {keys}", path, "layer")
+        t_sample = int(_scalar(f["simulation/tSample"][()], path, "simulation/tSample")) \
+            if "simulation" in f and "tSample" in f["simulation"] else None
+        return _import_layers([f["layer"][k] for k in keys], path, meta, steps, name, t_sample)
+
+
+def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
+                   steps: int | None, name: str | None, t_sample: int | None) -> Imported:
+    notes: list[str] = []
+    nodes: list[dict[str, Any]] = []
+    weights: Weights = {}
+    readout_id = meta.get("readout_id") if isinstance(meta.get("readout_id"), str) and \
+        _ID.match(meta["readout_id"]) and meta["readout_id"] != "x" else "out"
+    taken: set[str] = {"x", readout_id}
+    ids = list(meta.get("layers", []))
+    shape: tuple[int, ...] | None = None       # the current value's shape (C, H, W) or (N,)
+    prev = "x"                                 # the node the next layer reads
+    prev_is_population = False
+    graded = True                              # the current value is the graded input (x 255 per unit)
+    pending_flatten = False
+    n_populations = 0
+
+    for i, g in enumerate(groups):
+        where = f"layer/{i}"
+        kind = _text(_read(g, "type", path, where))
+        if kind == "input":
+            if i != 0:
+                raise DeployError("an input layer after the first layer", path, f"{where}/type")
+            shape = tuple(int(s) for s in np.asarray(_read(g, "shape", path, where)).reshape(-1))
+            if "neuron" in g:
+                node_id = unique_id("input_neurons", taken)
+                # netx's input block feeds a_in straight to its neurons (no synapse, no bias: netx uses the
+                # layer's 'weight'/'bias' only as an unused transform); tnas-deploy drives them with the payload
+                spec = _neuron_spec(g["neuron"], path, f"{where}/neuron", notes, input_gain=RATE_INPUT_LEVELS)
+                nodes.append({"id": node_id, "type": "neuron", "inputs": ["x"], "neuron": spec})
+                prev, prev_is_population, graded = node_id, True, False
+                n_populations += 1
+                if "weight" in g or "bias" in g:
+                    notes.append(f"{where}: the input layer's weight/bias transform is ignored, as netx ignores it")
+            continue
+        if kind == "flatten":
+            pending_flatten = True
+            continue
+        if kind in ("dense_rec", "dense_comp", "pool", "average", "concat", "convT", "unpool"):
+            why = {"dense_rec": "a dense_rec layer feeds its spikes back after one step; a genome's recurrent edge "
+                                "arrives after two (docs/rate.md section 1)",
+                   "dense_comp": "complex-valued synapses (resonate-and-fire networks) have no genome form"}.get(
+                kind, f"netx 0.6.0 does not implement {kind!r} layers (NotImplementedError)")
+            raise DeployError(f"cannot import: {why}", path, f"{where}/type")
+        if kind not in ("dense", "conv"):
+            raise DeployError(f"unknown layer type {kind!r}; netx knows input, flatten, dense, conv", path, f"{where}/type")
+        if shape is None:
+            if kind == "conv":
+                raise DeployError("a conv layer with no input layer before it: the input shape is unknown", path,
+                                  f"{where}/type")
+        if "delay" in g and np.any(np.asarray(g["delay"][()]) != 0):
+            raise DeployError("axonal delays: a genome delivers every spike one step later, with no per-synapse "
+                              "delays", path, f"{where}/delay")
+        if "weight" not in g:
+            raise DeployError("missing 'weight'", path, f"{where}/weight")
+        w = np.asarray(g["weight"][()])
+        if w.dtype.kind not in "iuf" or not np.all(np.isfinite(w)):
+            raise DeployError("expected finite numbers", path, f"{where}/weight")
+        w = w.astype(np.int64).astype(np.float64)      # netx reads weights with astype(int)
+        out_shape = tuple(int(s) for s in np.asarray(_read(g, "shape", path, where)).reshape(-1))
+        has_neuron = "neuron" in g
+        bias = np.asarray(g["bias"][()]).astype(np.int64).astype(np.float64) if "bias" in g else None
+        last = i == len(groups) - 1
+        node_id = ids[n_populations] if n_populations < len(ids) and _ID.match(str(ids[n_populations])) \
+            and ids[n_populations] not in taken else None
+        node_id = unique_id(node_id or f"{kind}{i}", taken)
+        if pending_flatten or (kind == "dense" and shape is not None and len(shape) > 1):
+            if shape is None or len(shape) > 1:
+                fid = unique_id(f"flatten{i}", taken)
+                nodes.append({"id": fid, "type": "flatten", "inputs": [prev]})
+                prev = fid
+                shape = (int(np.prod(shape)),) if shape is not None else None
+            pending_flatten = False
+        gain = RATE_INPUT_LEVELS if graded else 1.0
+        if kind == "dense":
+            if w.ndim == 1:
+                w = w.reshape(int(np.prod(out_shape)), -1)
+            if w.ndim != 2 or w.shape[0] != int(np.prod(out_shape)) or (shape is not None and w.shape[1] != shape[0]):
+                raise DeployError(f"weight of shape {list(w.shape)} does not connect {list(shape or ('?',))} to "
+                                  f"{list(out_shape)}", path, f"{where}/weight")
+            if shape is None:
+                shape = (w.shape[1],)
+            node = {"id": node_id, "type": "dense", "inputs": [prev], "units": int(w.shape[0]), "bias": bias is not None}
+            weights[node_id] = {"weight": w * gain}
+            new_shape: tuple[int, ...] = (int(w.shape[0]),)
+        else:
+            if w.ndim == 5:
+                w = w[..., 0]
+            stride = _pair(_read(g, "stride", path, where), path, f"{where}/stride")
+            padding = _pair(_read(g, "padding", path, where), path, f"{where}/padding")
+            dilation = _pair(_read(g, "dilation", path, where), path, f"{where}/dilation")
+            groups_n = int(_scalar(_read(g, "groups", path, where), path, f"{where}/groups"))
+            if dilation != (1, 1):
+                raise DeployError(f"dilation {list(dilation)}: a genome conv2d has no dilation", path, f"{where}/dilation")
+            if w.ndim != 4 or len(shape) != 3 or w.shape[1] * groups_n != shape[0]:
+                raise DeployError(f"weight of shape {list(w.shape)} with groups {groups_n} does not fit the input "
+                                  f"{list(shape)}", path, f"{where}/weight")
+            new_shape = (int(w.shape[0]), (shape[1] + 2 * padding[0] - w.shape[2]) // stride[0] + 1,
+                         (shape[2] + 2 * padding[1] - w.shape[3]) // stride[1] + 1)
+            if tuple(out_shape) != new_shape:
+                raise DeployError(f"shape {list(out_shape)} does not match the convolution's output {list(new_shape)}",
+                                  path, f"{where}/shape")
+            if groups_n != 1:
+                node = _grouped_conv(g, w, groups_n, shape, stride, padding, bias, prev, prev_is_population, node_id,
+                                     path, where, has_neuron, notes, gain)
+                nodes.append(node)
+                prev, shape, prev_is_population, graded = node_id, new_shape, has_neuron, False
+                if has_neuron:
+                    n_populations += 1
+                continue
+            node = {"id": node_id, "type": "conv2d", "inputs": [prev], "out_channels": int(w.shape[0]),
+                    "kernel": [int(w.shape[2]), int(w.shape[3])], "stride": list(stride), "padding": list(padding),
+                    "bias": bias is not None}
+            weights[node_id] = {"weight": w * gain}
+        if bias is not None:
+            b = bias.reshape(-1)
+            if kind == "conv" and b.size != new_shape[0]:
+                if b.size == int(np.prod(new_shape)):
+                    full = bias.reshape(new_shape[2], new_shape[1], new_shape[0]).transpose(2, 1, 0)
+                    if not np.all(full == full[:, :1, :1]):
+                        raise DeployError("a per-neuron bias that varies within a channel: a genome conv2d has one bias "
+                                          "per channel", path, f"{where}/bias")
+                    b = full[:, 0, 0]
+                else:
+                    raise DeployError(f"bias of {b.size} values for {new_shape[0]} channels", path, f"{where}/bias")
+            if kind == "dense" and b.size != new_shape[0]:
+                raise DeployError(f"bias of {b.size} values for {new_shape[0]} neurons", path, f"{where}/bias")
+            weights[node_id]["bias"] = b
+        if has_neuron:
+            cfg = g["neuron"]
+            readout_like = all(k in cfg for k in ("iDecay", "vDecay", "vThMant")) and \
+                int(cfg["iDecay"][()]) == DECAY_UNITY and int(cfg["vDecay"][()]) == 0 and \
+                int(cfg["vThMant"][()]) >= VTH_MAX
+            if last and readout_like:           # tnas-deploy's membrane readout: accumulating neurons
+                node["neuron"] = None
+                scale = meta.get("logit_scale")
+                if meta.get("readout") == "membrane" and isinstance(scale, (int, float)) and 0 < scale < math.inf:
+                    # our own file: logits = v x logit_scale = 64 logit_scale x (sum of W s + b)
+                    weights[node_id] = {k: a * ((1 << ACT_SHIFT) * scale) for k, a in weights[node_id].items()}
+                nodes.append(node)
+                nodes.append({"id": readout_id, "type": "readout", "inputs": [node_id], "mode": "membrane"})
+                prev, shape = node_id, new_shape
+                break
+            spec = _neuron_spec(cfg, path, f"{where}/neuron", notes)
+            if "tau_current" in spec and bias is not None and np.any(bias != 0):
+                raise DeployError("a neuron with a decaying current (iDecay < 4096) and a bias: Lava adds the bias to v, "
+                                  "the genome's float model keeps it in the current; no genome expresses it", path,
+                                  f"{where}/bias")
+            node["neuron"] = spec
+            n_populations += 1
+        else:
+            node["neuron"] = None
+            if not last:
+                raise DeployError("a layer without neuron inside the network: netx gives it its default integrator "
+                                  "(iDecay 0, vDecay 4096) which spikes past 2**23 only; tnas-deploy reads such a layer "
+                                  "only as the last one (the readout)", path, f"{where}/neuron")
+            if bias is not None and np.any(bias != 0):
+                R = _run_steps(steps, meta, t_sample, n_populations)
+                weights[node_id]["bias"] = weights[node_id]["bias"] / R
+                notes.append(f"{where}: netx's default output integrator adds its bias once (v = u + bias), the genome's "
+                             f"membrane readout at every step: imported as bias / {R} (the run length), which gives the "
+                             "same final value in float")
+            nodes.append(node)
+            nodes.append({"id": readout_id, "type": "readout", "inputs": [node_id], "mode": "membrane"})
+            prev, shape = node_id, new_shape
+            break
+        nodes.append(node)
+        prev, shape, prev_is_population, graded = node_id, new_shape, True, False
+    else:
+        if not prev_is_population:
+            raise DeployError("the last layer carries no neuron and is not a readout", path, "layer")
+        nodes.append({"id": readout_id, "type": "readout", "inputs": [prev], "mode": "spike_count"})
+    if shape is None:
+        raise DeployError("no dense or conv layer", path, "layer")
+    first = groups[0]
+    input_shape = [int(s) for s in np.asarray(first["shape"][()]).reshape(-1)] if _text(first["type"][()]) == "input" \
+        else [int(weights[nodes[0]["id"]]["weight"].shape[1])]
+    n_out = int(np.prod(shape))
+    classes = meta.get("classes") if isinstance(meta.get("classes"), list) and len(meta["classes"]) == n_out \
+        else [str(k) for k in range(n_out)]
+    T = steps if steps is not None else meta.get("steps") or t_sample
+    if T is None:
+        raise DeployError("the file records no number of time steps (simulation/tSample); pass --steps T", path,
+                          "simulation/tSample")
+    genome = {"format": "tnas-genome", "version": 2, "name": name or str(meta.get("name") or _stem_name(path)),
+              "task": {"input_shape": input_shape, "classes": classes},
+              "coding": {"scheme": "rate", "steps": int(T)},
+              "provenance": {"imported_from": path.name, "imported_format": "lava-dl netx",
+                             "tool": f"tnas-deploy {__version__}"},
+              "nodes": [{"id": "x", "type": "input"}] + nodes}
+    return Imported(genome, weights, notes)
+
+
+def _stem_name(path: Path) -> str:
+    return unique_id(path.stem, set())
+
+
+def _run_steps(steps: int | None, meta: dict[str, Any], t_sample: int | None, populations: int) -> int:
+    T = steps if steps is not None else meta.get("steps") or t_sample or 1
+    return int(T) + populations + 1
+
+
+def _grouped_conv(g: h5py.Group, w: np.ndarray, groups_n: int, shape: tuple[int, ...], stride, padding, bias,
+                  prev: str, prev_is_population: bool, node_id: str, path: Path, where: str, has_neuron: bool,
+                  notes: list[str], gain: float) -> dict[str, Any]:
+    """A depthwise conv of equal weights: a max-pool of spikes (OR neurons) or an average pool with a neuron."""
+    c = shape[0]
+    if not (groups_n == c and w.shape[0] == c and w.shape[1] == 1 and np.all(w == w.flat[0]) and w.flat[0] > 0):
+        raise DeployError(f"a grouped convolution (groups {groups_n}) other than a pool (equal positive weights, one "
+                          "channel per group): a genome conv2d has no groups", path, f"{where}/groups")
+    if bias is not None and np.any(bias != 0):
+        raise DeployError("a pooling layer (grouped conv of equal weights) with a bias", path, f"{where}/bias")
+    kernel = [int(w.shape[2]), int(w.shape[3])]
+    cfg = g["neuron"] if has_neuron else None
+    or_neuron = cfg is not None and int(cfg["vThMant"][()]) == 0 and int(cfg["iDecay"][()]) == DECAY_UNITY \
+        and int(cfg["vDecay"][()]) == DECAY_UNITY
+    if or_neuron:
+        if not prev_is_population or tuple(padding) != (0, 0):
+            raise DeployError("OR neurons (vThMant 0) pooling the graded input or with padding: a genome max-pools "
+                              "spikes only, without padding", path, f"{where}/neuron")
+        return {"id": node_id, "type": "maxpool2d", "inputs": [prev], "kernel": kernel, "stride": list(stride)}
+    if cfg is None:
+        raise DeployError("a pooling layer without neuron", path, f"{where}/neuron")
+    # average pool: pre-value = mean = sum / area; the layer adds W x sum, so the threshold is vth / (W area)
+    spec = _neuron_spec(cfg, path, f"{where}/neuron", notes, input_gain=float(w.flat[0]) * kernel[0] * kernel[1] * gain)
+    return {"id": node_id, "type": "avgpool2d", "inputs": [prev], "kernel": kernel, "stride": list(stride),
+            "padding": list(padding), "neuron": spec}
+
+
+__all__ = ["NETX_CANNOT_TTFS", "NetxBlock", "NetxPlan", "Imported", "compile_for_netx", "dense_effect", "export_netx",
+           "import_netx", "lava_format", "netx_blocks", "quantize_for_netx", "run_netx", "unique_id", "write_netx"]
