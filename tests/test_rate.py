@@ -317,3 +317,15 @@ def test_time_binned_counts_are_accepted_as_rate_input(tmp_path):
     with pytest.raises(DeployError) as err:
         load_dataset(tmp_path / "bad.npz", (1, 6, 6), 3, rate_steps=4)
     assert "non-negative integer event counts" in str(err.value) and "bad.npz" in str(err.value)
+
+
+def test_each_projection_keeps_its_own_precision(tmp_path):
+    """A weak path next to a strong one (here the graded input beside spike paths) gets its own shift, so its
+    mantissas still use the full 8 bits."""
+    inputs, net = _compile(tmp_path, _genome(SNAS, steps=5))
+    layer = net.by_id["cell_n0_lif"]
+    shifts = {p.source: p.shift for p in layer.projections}
+    assert len(set(shifts.values())) > 1 and layer.shift == min(shifts.values())
+    for p in layer.projections:
+        top = int(abs(p.weight).max()) if p.kind == "sparse" else int(np.abs(p.weight).max())
+        assert 64 <= top <= 127, (p.source, top)       # every projection's largest mantissa is in the top bit

@@ -37,6 +37,8 @@ def _projection_json(p: Projection) -> dict[str, Any]:
                            "padding": list(p.padding), "delay_windows": p.delay_windows}
     if isinstance(p, RateProjection):
         out["delay"] = p.delay
+        if p.shift is not None:
+            out["shift"] = p.shift
     if p.kind == "sparse":
         out["matrix_shape"] = list(p.weight.shape)
     return out
@@ -187,7 +189,7 @@ def _rate_projections(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> li
         else:
             w = arrays[f"w{i}"].astype(np.int64)
         out.append(RateProjection(p["source"], p["kind"], w, tuple(p["kernel"]), tuple(p["stride"]),
-                                  tuple(p["padding"]), p["delay_windows"], delay=p["delay"]))
+                                  tuple(p["padding"]), p["delay_windows"], delay=p["delay"], shift=p.get("shift")))
     return out
 
 

@@ -28,9 +28,11 @@ INT32_LIMIT = 2 ** 31 - 1
 
 
 def rate_synapses(net: CompiledNetwork, layer: CubaLayer | RateReadoutLayer
-                  ) -> dict[tuple[str, int], tuple[object, bool]]:
-    """Per (source population, delay): the integer weight-mantissa matrix (out x source size) and whether it is
-    dense (then a numpy array, else CSR). Several projections from the same source with the same delay add up.
+                  ) -> dict[tuple[str, int], tuple[object, bool, int]]:
+    """Per (source population, delay): the integer weight-mantissa matrix (out x source size), whether it is
+    dense (then a numpy array, else CSR), and its shift relative to the layer's (the synapses' weight
+    exponent). Several projections from the same source with the same delay add up (each shifted to the
+    group's smallest shift first, exactly).
 
     Raises `DeployError` if Lava's int32 accumulation could overflow (then it would wrap, the reference not):
     |2 w| summed over a row times the largest payload must stay below 2**31.
@@ -43,19 +45,20 @@ def rate_synapses(net: CompiledNetwork, layer: CubaLayer | RateReadoutLayer
     for (source, delay), projs in groups.items():
         src = by_id[source]
         dense = all(p.kind == "dense" for p in projs)   # no round trip through CSR for big dense matrices
-        mats = [np.asarray(p.weight, dtype=INT) if dense else p.matrix(src.shape, layer.shape).tocsr().astype(INT)
-                for p in projs]
+        base = min(p.state_shift(layer.shift) for p in projs)
+        mats = [(np.asarray(p.weight, dtype=INT) if dense else p.matrix(src.shape, layer.shape).tocsr().astype(INT))
+                * (1 << (p.state_shift(layer.shift) - base)) for p in projs]
         m = mats[0]
         for other in mats[1:]:
             m = m + other
         row = np.abs(m).sum(axis=1) if dense else np.asarray(abs(m).sum(axis=1)).reshape(-1)
         payload = RATE_INPUT_LEVELS if isinstance(src, RateInputLayer) else 1
-        bound = float(np.max(row, initial=0)) * 2 * payload
+        bound = float(np.max(row, initial=0)) * 2 * payload * 2.0 ** max(0, base - layer.shift - 1)
         if bound > INT32_LIMIT:
             raise DeployError(f"layer {layer.id}: the synaptic input from {source} can reach {bound:.3g} (weights x 2 "
                               f"x payloads), beyond Lava's int32 accumulation; the lava backend cannot run it exactly",
                               None, f"layer {layer.id}")
-        out[(source, delay)] = (m if dense else m.tocsr(), dense)
+        out[(source, delay)] = (m if dense else m.tocsr(), dense, base - layer.shift)
     return out
 
 
@@ -120,12 +123,13 @@ def build_rate_network(net: CompiledNetwork, payload: np.ndarray, workdir: Path)
         if layer.id not in procs or isinstance(layer, RateInputLayer):
             continue
         target = procs[layer.id]
-        for (source, delay), (matrix, is_dense) in rate_synapses(net, layer).items():
+        for (source, delay), (matrix, is_dense, rel_shift) in rate_synapses(net, layer).items():
             # weights << 1 with weight_exp = -1 keeps odd mantissas exact (Lava drops the lowest bit of
-            # mixed-sign 8-bit weights otherwise); graded payloads need num_message_bits > 0
+            # mixed-sign 8-bit weights otherwise); the projection's own shift above the neuron's is the rest of
+            # the exponent; graded payloads need num_message_bits > 0
             graded = isinstance(net.by_id[source], RateInputLayer)
             weights = matrix.astype(np.int32) * 2
-            kwargs = {"weight_exp": -1, "num_message_bits": 8 if graded else 0}
+            kwargs = {"weight_exp": rel_shift - 1, "num_message_bits": 8 if graded else 0}
             if is_dense:
                 syn = Dense(weights=weights, **kwargs)
                 model_map[syn] = PyDenseModelBitAcc

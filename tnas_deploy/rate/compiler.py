@@ -95,8 +95,8 @@ def rate_worst_case(net: CompiledNetwork, layer: CubaLayer | RateReadoutLayer) -
             per = np.asarray(abs(p.weight).sum(axis=1)).reshape(-1)
         else:
             per = p.abs_row_sum(src.shape, layer.shape)
-        row = row + per * payload
-    a = int(np.max(row)) << int(layer.shift) if np.size(row) else 0
+        row = row + per * payload * 2.0 ** p.state_shift(layer.shift)
+    a = int(np.max(row)) if np.size(row) else 0
     bias = int(np.max(np.abs(np.asarray(layer.bias_q if isinstance(layer, CubaLayer) else layer.bias, dtype=INT)),
                       initial=0))
     if isinstance(layer, RateReadoutLayer):

@@ -20,9 +20,18 @@ from ..network import Layer, Projection
 
 @dataclass
 class RateProjection(Projection):
-    """Synapses from a population, delivered `delay` steps after the source emitted (>= 1)."""
+    """Synapses from a population, delivered `delay` steps after the source emitted (>= 1).
+
+    `shift` (set by quantization) is the total left shift of this projection's mantissas into the state;
+    None means the layer's `shift`. Each projection gets its own, so a weak path (for example the graded
+    input next to spike paths) keeps its full 8-bit precision.
+    """
 
     delay: int = 1
+    shift: int | None = None
+
+    def state_shift(self, layer_shift: int) -> int:
+        return layer_shift if self.shift is None else self.shift
 
 
 @dataclass

@@ -4,8 +4,10 @@ Per CUBA population, one state scale S (state units per real unit of current):
 
 * the threshold is as large as the threshold register (with HEADROOM_BITS of the state to spare), the
   largest weight mantissa and any calibration-driven scale drop allow; S = threshold / threshold_float exactly;
-* weights: m = round(w S / 2**s) with the smallest shift s (exponent + input shift) that keeps
-  |m| <= 2**(weight_bits-1) - 1 (full mantissa precision); graded input weights are per payload unit;
+* weights: m = round(w S / 2**s), each projection with the smallest shift s (exponent + input shift) that
+  keeps its |m| <= 2**(weight_bits-1) - 1 (full mantissa precision per projection, so a weak path next to
+  a strong one loses nothing); graded input weights are per payload unit; the layer's shift is the
+  smallest, and each projection's synapses shift by the difference (the weight exponent on a chip);
 * bias: b S, rounded to mantissa << exponent of the bias register (exponent shared per population);
 * decays: du = round(4096 (1 - current_leak)), dv = round(4096 (1 - leak)); a decay 12 bits cannot hold
   exactly is reported as a note.
@@ -33,6 +35,25 @@ def _abs_max(p: RateProjection) -> float:
     if p.kind == "sparse":
         return float(abs(p.weight).max()) if p.weight.nnz else 0.0
     return float(np.max(np.abs(p.weight), initial=0.0))
+
+
+def _quantize_projections(projections: list[RateProjection], scale: float, per_payload, fmt: NumericFormat
+                          ) -> tuple[list[RateProjection], float]:
+    """Each projection's mantissas at state scale `scale`, with the smallest shift that keeps its own largest
+    weight within the mantissa range (its full precision). Returns the projections and the worst relative
+    weight error."""
+    out, err = [], 0.0
+    for p in projections:
+        top = _abs_max(p) * per_payload(p)
+        shift = fmt.shift_min
+        while shift < fmt.shift_max and round(top * scale / 2 ** shift) > fmt.weight_mant_max:
+            shift += 1
+        factor = scale * per_payload(p) / 2 ** shift
+        q = _quantize_weight(p, factor)
+        q.shift = shift
+        out.append(q)
+        err = max(err, _weight_error(p, q, factor))
+    return out, err
 
 
 def _quantize_weight(p: RateProjection, factor: float) -> RateProjection:
@@ -145,16 +166,8 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
                 scale = threshold / theta
             else:
                 threshold = 0
-            shift = fmt.shift_min
-            while shift < s_max and round(wmax * scale / 2 ** shift) > fmt.weight_mant_max:
-                shift += 1
-            projs = []
-            err = 0.0
-            for p in layer.projections:
-                factor = scale * per_payload(p) / 2 ** shift
-                q = _quantize_weight(p, factor)
-                projs.append(q)
-                err = max(err, _weight_error(p, q, factor))
+            projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
+            shift = min((q.shift for q in projs), default=fmt.shift_min)
             errors[layer.id] = err
             bias_q = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)
             out.append(_copy(layer, projs, shift=shift, du=_decay(layer.current_leak, layer.id, "du", notes),
@@ -173,15 +186,8 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
             if bmax > 0:
                 candidates.append((fmt.bias_mant_max << fmt.bias_exp_max) / bmax)
             scale = (min(candidates) if candidates else 1.0) / 2.0 ** drops.get(layer.id, 0)
-            shift = fmt.shift_min
-            while shift < fmt.shift_max and round(wmax * scale / 2 ** shift) > fmt.weight_mant_max:
-                shift += 1
-            projs, err = [], 0.0
-            for p in layer.projections:
-                factor = scale * per_payload(p) / 2 ** shift
-                q = _quantize_weight(p, factor)
-                projs.append(q)
-                err = max(err, _weight_error(p, q, factor))
+            projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
+            shift = min((q.shift for q in projs), default=fmt.shift_min)
             errors[layer.id] = err
             bias = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)
             out.append(RateReadoutLayer(id=layer.id, shape=layer.shape, window=0, nodes=layer.nodes, mode="membrane",

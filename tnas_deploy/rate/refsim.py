@@ -86,7 +86,7 @@ class _Runner:
             if not src.any():
                 continue
             value = _project(p, src, self.by_id[p.source].shape, self.dtypes[(layer.id, i)])
-            total = total + (weight_to_state(np.rint(value), layer.shift) if self.integer else value)
+            total = total + (weight_to_state(np.rint(value), p.state_shift(layer.shift)) if self.integer else value)
         return total
 
     def simulate(self, payload: np.ndarray
