@@ -17,6 +17,8 @@ from tnas_deploy.model_card import card_json, measure_card, render_readme  # noq
 BUNDLED = {
     "digits_ttfs.json": ("digits_calib.npz", "digits_test.npz"),
     "tnas_er_eye.json": ("eye_events_synthetic.npz", None),
+    "csnn_digits.json": ("digits_calib.npz", "digits_test.npz"),
+    "snasnet_digits.json": ("digits_calib.npz", "digits_test.npz"),
 }
 
 
