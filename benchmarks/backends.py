@@ -6,11 +6,15 @@
 samples            samples run through both backends (the first N of models/digits_test.npz)
 reference_s        integer reference simulator, wall time
 lava_s             Lava CPU simulator (fixed_pt), wall time: build + run + reading results out
-speed_ratio        lava_s / reference_s                                          (target >= 1000)
+speed_ratio        lava_s / reference_s                                          (target >= 1000, TTFS)
 lava_ms_per_step   Lava run time (compile, start-up and all steps) / steps
 floor_ms_per_step  the same measurement for plain Lava Dense + LIF populations of the same sizes, driven by
-                   a RingBuffer source, for the same number of steps            (target: lava <= 1.5 x floor)
-readout_share      share of lava_s spent getting results out                    (target <= 0.10)
+                   a RingBuffer source, for the same number of steps            (target: lava <= 1.5 x floor, TTFS)
+readout_share      share of lava_s spent getting results out                    (target <= 0.10, TTFS)
+
+The targets belong to the TTFS digits model. Rate networks run far fewer steps per sample (T + D, about
+10, against 134 for TTFS), so Lava's fixed per-step cost weighs less and the speed ratio is smaller; a
+SNASNet cell also has more synapse and delay processes per population than the plain Dense+LIF floor.
 bit_exact          whether both backends agreed on every spike, readout value and prediction
 """
 from __future__ import annotations
@@ -111,7 +115,9 @@ def measure(name: str, samples: int) -> None:
         "lava_over_floor": round(lava_ms / floor, 3),
         "readout_share": round(timing.readout_s / lava_s, 5),
         "bit_exact": comparison.bit_exact,
-        "targets": {"speed_ratio_min": 1000, "lava_over_floor_max": 1.5, "readout_share_max": 0.10},
+        # the targets were set for the TTFS digits model; the rate models report the same figures without one
+        "targets": ({"speed_ratio_min": 1000, "lava_over_floor_max": 1.5, "readout_share_max": 0.10}
+                    if name == "digits_ttfs" else None),
     }, indent=2))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tnas-deploy: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:       # `tnas-deploy inspect a.tdart | head`: the reader left; not an error of ours
+        sys.stdout = open(os.devnull, "w")   # noqa: SIM115 - keeps the interpreter's final flush quiet
+        return 0
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:

@@ -73,8 +73,9 @@ def _fmt_bits(value: Any) -> str:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    header = ["layer", "kind", "shape", "neurons", "synapses", "w bits", "w exp", "window", "steps",
-              "headroom u/v/thr (bits)"]
+    rate = summary.get("coding") == "rate"
+    header = ["layer", "kind", "shape", "neurons", "synapses", "w bits", "w exp"] + (
+        ["delays"] if rate else ["window", "steps"]) + ["headroom u/v/thr (bits)"]
     lines = []
     for r in summary["layers"]:
         head = r.get("headroom_bits", {})
@@ -83,8 +84,9 @@ def format_table(summary: dict[str, Any]) -> str:
             headroom += " *"
         lines.append([
             r["layer"], r["kind"], "x".join(map(str, r["shape"])), str(r["neurons"]), str(r["synapses"]),
-            str(r.get("weight_bits", "")), str(r.get("weight_exp", "")), str(r["window"]),
-            str(r.get("window_steps", "")), headroom])
+            str(r.get("weight_bits", "")), str(r.get("weight_exp", ""))] + (
+            [",".join(map(str, r.get("delays", [])))] if rate else [str(r["window"]), str(r.get("window_steps", ""))])
+            + [headroom])
     widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(header)]
     out = [f"{summary['name']} on {summary['profile']} (tnas-deploy {summary['tool_version']})"]
     out.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))

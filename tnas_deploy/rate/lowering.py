@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DeployError
 from ..genome import Genome
-from ..network import Layer, Projection, Shape
+from ..network import Layer, Shape
 from ..weights import Weights
 from .network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
 
