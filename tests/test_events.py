@@ -449,3 +449,37 @@ def test_docs_worked_example(tmp_path, monkeypatch):
             i += 1
         assert i < len(shown), f"printed {line!r} is not shown in docs/events.md"
         i += 1
+
+
+def test_cli_feeds_event_counts_per_bin_to_rate_networks(tmp_path, monkeypatch, capsys):
+    """A rate artifact reads an event file as counts per time bin: bin t is sent at step t."""
+    from tnas_deploy.artifact import load_artifact
+    from tnas_deploy.cli import main
+    from tnas_deploy.genome import genome_from_json
+    from tnas_deploy.weights import expected_shapes, save_weights
+
+    monkeypatch.chdir(tmp_path)
+    obj = {"format": "tnas-genome", "version": 2, "name": "ev_rate", "coding": {"scheme": "rate", "steps": 2},
+           "task": {"input_shape": list(SHAPE), "classes": ["a", "b", "c"]},
+           "nodes": [{"id": "x", "type": "input"}, {"id": "f", "type": "flatten", "inputs": ["x"]},
+                     {"id": "h", "type": "dense", "inputs": ["f"], "units": 4, "neuron": {"model": "if"}},
+                     {"id": "o", "type": "dense", "inputs": ["h"], "units": 3},
+                     {"id": "out", "type": "readout", "inputs": ["o"]}]}
+    (tmp_path / "g.json").write_text(json.dumps(obj), encoding="utf-8")
+    rng = np.random.default_rng(0)
+    save_weights({k: {n: rng.normal(0, 1, s) for n, s in v.items()}
+                  for k, v in expected_shapes(genome_from_json(obj)).items()}, tmp_path / "w.h5")
+    events = save_npz(tmp_path / "ev.npz", events=stream(), labels=LABELS)
+    art = tmp_path / "net.tdart"
+    assert main(["compile", "g.json", "--weights", "w.h5", "--calibration", str(events), "-o", str(art)]) == 0
+    assert main(["run", str(art), "--input", str(events), "-o", "r.npz", "--json"]) == 0
+    capsys.readouterr()
+    net, _ = load_artifact(art)
+    with np.load(tmp_path / "r.npz") as r:
+        raster = r["spike_times/x"]                 # (samples, steps, 2, 2, 3): non-zero payloads
+    assert raster.shape == (3, net.run_steps) + SHAPE
+    # sample 0: events at t = 10, 20 (ON, pixel (0,0)), 30 (OFF, (1,2)), 90 (ON, (0,1)) in window [10, 91):
+    # two bins of 40.5 us, so (0,0) ON and (1,2) OFF are in bin 0, (0,1) ON in bin 1
+    assert raster[0, 0, 1, 0, 0] and raster[0, 0, 0, 1, 2] and not raster[0, 0, 1, 0, 1]
+    assert raster[0, 1, 1, 0, 1] and not raster[0, 1, 1, 0, 0]
+    assert not raster[:, 2:].any()                   # silent after the T = 2 input steps

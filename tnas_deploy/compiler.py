@@ -82,6 +82,14 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
         # use the calibration data to choose scales: lower each overflowing layer's state scale and retry
         for layer_id, (_, peak) in overflows.items():
             drops[layer_id] = drops.get(layer_id, 0) + max(1, math.ceil(math.log2(peak / fmt.state_max)))
+    record_headroom(net, headroom, drops, overflows, saturate, genome.source)
+    return net
+
+
+def record_headroom(net: CompiledNetwork, headroom: dict[str, dict[str, Any]], drops: dict[str, int],
+                    overflows: dict[str, tuple[str, int]], saturate: bool, source: Path | None) -> None:
+    """After the headroom rounds: note every lowered scale; fail on what still overflows (or note the clipping)."""
+    fmt = net.fmt
     for layer_id, bits in drops.items():
         net.notes.append({"layer": layer_id, "variable": "scale", "message":
                           f"state scale lowered by {bits} bit(s) so the calibration data fits {fmt.state_bits} bits"})
@@ -90,10 +98,9 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
                f"{fmt.state_max} (by {peak / fmt.state_max:.2f}x)")
         if not saturate:
             raise OverflowReport(msg + "; pass --saturate to clip it (the simulators saturate, never wrap)",
-                                 genome.source, f"layer {layer_id}: {var}")
+                                 source, f"layer {layer_id}: {var}")
         net.notes.append({"layer": layer_id, "variable": var, "message": "saturated: " + msg})
     net.headroom = headroom
-    return net
 
 
 def _quantized_network(inputs: CompileInputs, layers: list[Layer], windows, dl, K: int, margin: float,

@@ -76,15 +76,7 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
     lo, hi = float(x.min()), float(x.max())
     if lo < 0.0 or hi > 1.0:
         raise DeployError(f"values span [{lo:.4g}, {hi:.4g}]; expected values in [0, 1] (scale your data)", path, "x")
-    y = None
-    if "y" in arrays:
-        y = arrays["y"]
-        if y.dtype.kind not in "iu" or y.shape != (x.shape[0],):
-            raise DeployError(f"expected integer labels of shape [{x.shape[0]}], got {y.dtype} {list(y.shape)}", path, "y")
-        y = y.astype(np.int64)
-        if n_classes is not None and (y.min() < 0 or y.max() >= n_classes):
-            raise DeployError(f"labels span [{y.min()}, {y.max()}]; expected 0..{n_classes - 1} (task.classes)", path, "y")
-    return Dataset(x, y, path, sha256_file(path))
+    return Dataset(x, _labels(arrays, x.shape[0], path, n_classes), path, sha256_file(path))
 
 
 def _event_counts(x: np.ndarray, arrays: dict[str, np.ndarray], path: Path, n_classes: int | None) -> Dataset:
@@ -95,14 +87,20 @@ def _event_counts(x: np.ndarray, arrays: dict[str, np.ndarray], path: Path, n_cl
     if not np.all(np.isfinite(xf)) or xf.min() < 0 or not np.array_equal(xf, np.floor(xf)):
         raise DeployError("time-binned input (samples x steps x input shape) must hold non-negative integer event "
                           "counts", path, "x")
+    return Dataset(xf, _labels(arrays, x.shape[0], path, n_classes), path, sha256_file(path))
+
+
+def _labels(arrays: dict[str, np.ndarray], n: int, path: Path, n_classes: int | None) -> np.ndarray | None:
+    """The optional labels `y`: integers, one per sample, inside the task's classes."""
     y = arrays.get("y")
-    if y is not None:
-        if y.dtype.kind not in "iu" or y.shape != (x.shape[0],):
-            raise DeployError(f"expected integer labels of shape [{x.shape[0]}], got {y.dtype} {list(y.shape)}", path, "y")
-        y = y.astype(np.int64)
-        if n_classes is not None and (y.min() < 0 or y.max() >= n_classes):
-            raise DeployError(f"labels span [{y.min()}, {y.max()}]; expected 0..{n_classes - 1} (task.classes)", path, "y")
-    return Dataset(xf, y, path, sha256_file(path))
+    if y is None:
+        return None
+    if y.dtype.kind not in "iu" or y.shape != (n,):
+        raise DeployError(f"expected integer labels of shape [{n}], got {y.dtype} {list(y.shape)}", path, "y")
+    y = y.astype(np.int64)
+    if n_classes is not None and (y.min() < 0 or y.max() >= n_classes):
+        raise DeployError(f"labels span [{y.min()}, {y.max()}]; expected 0..{n_classes - 1} (task.classes)", path, "y")
+    return y
 
 
 def save_dataset(path: str | Path, x: np.ndarray, y: np.ndarray | None = None) -> None:

@@ -49,6 +49,7 @@ from ..fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
 from ..io_utils import atomic_path, sha256_file
 from ..network import Layer
 from ..rate.network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
+from ..rate.quantize import abs_max_weight, quantize_weight
 from ..weights import Weights
 
 #: Lava's LIF left-shifts synaptic input, bias (netx: bias_exp = 6) and threshold by this.
@@ -149,25 +150,6 @@ def _state_top(fmt: NumericFormat) -> int:
     return min(fmt.threshold_max, fmt.state_max >> HEADROOM_BITS) >> ACT_SHIFT
 
 
-def _abs_max(p: RateProjection) -> float:
-    if p.kind == "sparse":
-        return float(abs(p.weight).max()) if p.weight.nnz else 0.0
-    return float(np.max(np.abs(p.weight), initial=0.0))
-
-
-def _round_projection(p: RateProjection, factor: float) -> RateProjection:
-    if p.kind == "sparse":
-        m = p.weight.copy().astype(np.float64)
-        m.data = np.rint(m.data * factor)
-        m = m.astype(np.int64)
-        m.eliminate_zeros()
-        m.sort_indices()
-        w = m
-    else:
-        w = np.rint(np.asarray(p.weight, dtype=np.float64) * factor).astype(INT)
-    return RateProjection(p.source, p.kind, w, p.kernel, p.stride, p.padding, delay=p.delay)
-
-
 def _decay(keep: float, layer: str, variable: str, notes: list[dict]) -> int:
     exact = DECAY_UNITY * (1.0 - keep)
     d = int(round(exact))
@@ -203,7 +185,7 @@ def quantize_for_netx(layers: list[Layer], fmt: NumericFormat) -> tuple[list[Lay
         projs = []
         for p in layer.projections:
             factor = scale * per_payload(p) / (1 << ACT_SHIFT)
-            q = _round_projection(p, factor)
+            q = quantize_weight(p, factor)
             projs.append(q)
             a = p.weight.toarray() if p.kind == "sparse" else np.asarray(p.weight, np.float64)
             b = (q.weight.toarray() if q.kind == "sparse" else np.asarray(q.weight, np.float64)) / factor
@@ -214,7 +196,7 @@ def quantize_for_netx(layers: list[Layer], fmt: NumericFormat) -> tuple[list[Lay
 
     for layer in layers:
         if isinstance(layer, CubaLayer) and layer.role == "or_pool":
-            projs = [_round_projection(p, 1.0) for p in layer.projections]
+            projs = [quantize_weight(p, 1.0) for p in layer.projections]
             out.append(_cuba(layer, projs, du=DECAY_UNITY, dv=DECAY_UNITY, threshold=0,
                              bias_q=np.zeros(layer.shape, dtype=INT), scale=float(1 << ACT_SHIFT)))
         elif isinstance(layer, CubaLayer):
@@ -222,7 +204,7 @@ def quantize_for_netx(layers: list[Layer], fmt: NumericFormat) -> tuple[list[Lay
                 raise OverflowReport("a neuron with tau_current keeps its bias in the current u, but Loihi adds the "
                                      "bias to v: it has no exact realisation; remove tau_current or the bias",
                                      None, f"layer {layer.id}: bias")
-            wmax = max((_abs_max(p) * per_payload(p) for p in layer.projections), default=0.0)
+            wmax = max((abs_max_weight(p) * per_payload(p) for p in layer.projections), default=0.0)
             theta = layer.threshold_float
             scale = _scale(wmax, float(np.max(np.abs(layer.bias), initial=0.0)), top * (1 << ACT_SHIFT) / theta)
             vth = min(top, int(round(theta * scale / (1 << ACT_SHIFT))))
@@ -236,7 +218,7 @@ def quantize_for_netx(layers: list[Layer], fmt: NumericFormat) -> tuple[list[Lay
                              dv=_decay(layer.leak, layer.id, "dv", notes), threshold=vth << ACT_SHIFT,
                              bias_q=bias_q.reshape(layer.shape), scale=scale))
         elif isinstance(layer, RateReadoutLayer) and layer.mode == "membrane":
-            wmax = max((_abs_max(p) * per_payload(p) for p in layer.projections), default=0.0)
+            wmax = max((abs_max_weight(p) * per_payload(p) for p in layer.projections), default=0.0)
             scale = _scale(wmax, float(np.max(np.abs(layer.bias), initial=0.0)), math.inf)
             scale = float(1 << ACT_SHIFT) if math.isinf(scale) else scale
             projs = scaled(layer, scale)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import __version__
 from ..compiled import CompiledNetwork
+from ..compiler import record_headroom
 from ..errors import DeployError, OverflowReport
 from ..fixed_point import INT, NumericFormat
 from ..io_utils import sha256_file
@@ -47,17 +48,7 @@ def compile_rate(inputs, saturate: bool = False, steps: int | None = None, analo
         for layer_id, (_, peak) in overflows.items():
             drops[layer_id] = drops.get(layer_id, 0) + max(1, math.ceil(math.log2(peak / fmt.state_max)))
     net.notes = lower_notes + net.notes
-    for layer_id, bits in drops.items():
-        net.notes.append({"layer": layer_id, "variable": "scale", "message":
-                          f"state scale lowered by {bits} bit(s) so the calibration data fits {fmt.state_bits} bits"})
-    for layer_id, (var, peak) in overflows.items():
-        msg = (f"calibration data drives |{var}| to {peak}, beyond the {fmt.state_bits}-bit state limit "
-               f"{fmt.state_max} (by {peak / fmt.state_max:.2f}x)")
-        if not saturate:
-            raise OverflowReport(msg + "; pass --saturate to clip it (the simulators saturate, never wrap)",
-                                 genome.source, f"layer {layer_id}: {var}")
-        net.notes.append({"layer": layer_id, "variable": var, "message": "saturated: " + msg})
-    net.headroom = headroom
+    record_headroom(net, headroom, drops, overflows, saturate, genome.source)
     return net
 
 

@@ -31,7 +31,8 @@ from .network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
 HEADROOM_BITS = 3
 
 
-def _abs_max(p: RateProjection) -> float:
+def abs_max_weight(p: RateProjection) -> float:
+    """Largest |weight| of a projection (any kind)."""
     if p.kind == "sparse":
         return float(abs(p.weight).max()) if p.weight.nnz else 0.0
     return float(np.max(np.abs(p.weight), initial=0.0))
@@ -44,19 +45,19 @@ def _quantize_projections(projections: list[RateProjection], scale: float, per_p
     weight error."""
     out, err = [], 0.0
     for p in projections:
-        top = _abs_max(p) * per_payload(p)
+        top = abs_max_weight(p) * per_payload(p)
         shift = fmt.shift_min
         while shift < fmt.shift_max and round(top * scale / 2 ** shift) > fmt.weight_mant_max:
             shift += 1
         factor = scale * per_payload(p) / 2 ** shift
-        q = _quantize_weight(p, factor)
+        q = quantize_weight(p, factor)
         q.shift = shift
         out.append(q)
         err = max(err, _weight_error(p, q, factor))
     return out, err
 
 
-def _quantize_weight(p: RateProjection, factor: float) -> RateProjection:
+def quantize_weight(p: RateProjection, factor: float) -> RateProjection:
     """Mantissas round(w * factor) in the projection's own layout (zeros dropped from sparse maps)."""
     if p.kind == "sparse":
         m = p.weight.copy().astype(np.float64)
@@ -133,7 +134,7 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
 
     for layer in layers:
         if isinstance(layer, CubaLayer) and layer.role == "or_pool":
-            projs = [_quantize_weight(p, 1.0) for p in layer.projections]
+            projs = [quantize_weight(p, 1.0) for p in layer.projections]
             out.append(_copy(layer, projs, shift=fmt.shift_min, du=DECAY_UNITY, dv=DECAY_UNITY, threshold=0,
                              bias_q=np.zeros(layer.shape, dtype=INT), scale=1.0))
         elif isinstance(layer, CubaLayer):
@@ -141,7 +142,7 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
                 raise OverflowReport("a neuron with tau_current keeps its bias in the current u, but Loihi adds the "
                                      "bias to v: it has no exact realisation; remove tau_current or the bias",
                                      None, f"layer {layer.id}: bias")
-            wmax = max((_abs_max(p) * per_payload(p) for p in layer.projections), default=0.0)
+            wmax = max((abs_max_weight(p) * per_payload(p) for p in layer.projections), default=0.0)
             theta = layer.threshold_float
             s_max = fmt.shift_max
             # the threshold leaves HEADROOM_BITS of the state free for v's excursions past it (and below zero)
@@ -175,7 +176,7 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
                              bias_q=bias_q.reshape(layer.shape), scale=scale))
         elif isinstance(layer, RateReadoutLayer) and layer.mode == "membrane":
             # the finest scale at which even the worst case (every source active at every step) fits the state
-            wmax = max((_abs_max(p) * per_payload(p) for p in layer.projections), default=0.0)
+            wmax = max((abs_max_weight(p) * per_payload(p) for p in layer.projections), default=0.0)
             worst = run_steps * (max((_row_sum_max(p, by_id) * per_payload(p) * _payload_max(by_id[p.source])
                                       for p in layer.projections), default=0.0)
                                  + float(np.max(np.abs(layer.bias), initial=0.0)))

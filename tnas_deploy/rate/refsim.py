@@ -18,7 +18,7 @@ import numpy as np
 from ..fixed_point import (INT, RATE_INPUT_LEVELS, CubaParams, accumulate_step, cuba_step, encode_count_input,
                            encode_rate_input, weight_to_state)
 from ..network import Layer
-from ..refsim import SimResult
+from ..refsim import SimResult, _concat
 from .network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
 
 
@@ -205,16 +205,3 @@ def rate_counts(layers: list[Layer], rasters: dict[str, np.ndarray], n: int, run
         counts[layer.id] = {"spikes": spikes, "synaptic_events": events,
                             "neuron_updates": zeros if isinstance(layer, RateInputLayer) else np.full(n, layer.size * run, INT)}
     return counts
-
-
-def _concat(parts: list[SimResult]) -> SimResult:
-    first = parts[0]
-    return SimResult(
-        spike_times={k: np.concatenate([p.spike_times[k] for p in parts]) for k in first.spike_times},
-        readout=np.concatenate([p.readout for p in parts]),
-        logits=np.concatenate([p.logits for p in parts]),
-        predictions=np.concatenate([p.predictions for p in parts]),
-        counts={k: {c: np.concatenate([p.counts[k][c] for p in parts]) for c in first.counts[k]} for k in first.counts},
-        peaks={k: {v: max(p.peaks[k][v] for p in parts) for v in first.peaks[k]} for k in first.peaks},
-        saturated={k: any(p.saturated[k] for p in parts) for k in first.saturated},
-    )
