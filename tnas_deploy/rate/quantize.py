@@ -3,7 +3,8 @@
 Per CUBA population, one state scale S (state units per real unit of current):
 
 * the threshold is as large as the threshold register (with HEADROOM_BITS of the state to spare), the
-  largest weight mantissa and any calibration-driven scale drop allow; S = threshold / threshold_float exactly;
+  largest weight mantissa and any calibration-driven scale drop allow, then lowered (by less than 2x) so
+  that the population's largest weight maps exactly onto the largest mantissa (a full-precision 8 bits); S = threshold / threshold_float exactly;
 * weights: m = round(w S / 2**s), each projection with the smallest shift s (exponent + input shift) that
   keeps its |m| <= 2**(weight_bits-1) - 1 (full mantissa precision per projection, so a weak path next to
   a strong one loses nothing); graded input weights are per payload unit; the layer's shift is the
@@ -155,6 +156,8 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
                 candidates.append((fmt.bias_mant_max << fmt.bias_exp_max) / bmax)
             scale = min(candidates) if candidates else 1.0
             scale /= 2.0 ** drops.get(layer.id, 0)
+            if wmax > 0:   # lower S (by less than 2x) so the largest weight gets exactly the largest mantissa
+                scale = fmt.weight_mant_max * 2.0 ** math.floor(math.log2(scale * wmax / fmt.weight_mant_max)) / wmax
             if theta > 0:
                 mant = math.floor(theta * scale / 2 ** fmt.threshold_shift)
                 if mant < 1 and drops.get(layer.id, 0):
