@@ -329,3 +329,11 @@ def test_each_projection_keeps_its_own_precision(tmp_path):
     for p in layer.projections:
         top = int(abs(p.weight).max()) if p.kind == "sparse" else int(np.abs(p.weight).max())
         assert 64 <= top <= 127, (p.source, top)       # every projection's largest mantissa is in the top bit
+
+
+def test_options_of_the_other_coding_are_refused(tmp_path):
+    g, w, cal = _write(tmp_path, _genome(CNN))
+    inputs = load_inputs(g, w, "loihi2", cal)
+    with pytest.raises(DeployError) as err:
+        compile_network(inputs, margin=2.0)
+    assert "--margin" in str(err.value) and "TTFS genomes only" in str(err.value)

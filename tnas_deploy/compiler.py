@@ -60,8 +60,14 @@ def compile_network(inputs: CompileInputs, saturate: bool = False, margin: float
                     ) -> CompiledNetwork:
     genome = inputs.genome
     if genome.coding == "rate":
+        if margin is not None:
+            raise DeployError("window margins apply to TTFS genomes only; this genome is rate-coded",
+                              genome.source, "--margin")
         from .rate.compiler import compile_rate
         return compile_rate(inputs, saturate=saturate, steps=steps, analog_maxpool=analog_maxpool, progress=progress)
+    if analog_maxpool != "refuse":
+        raise DeployError("applies to rate-coded genomes only (TTFS max-pooling is exact: the earliest spike)",
+                          genome.source, "--analog-maxpool")
     K = steps if steps is not None else genome.time.steps_per_window
     margin = margin if margin is not None else genome.time.window_margin
     if not (math.isfinite(margin) and margin > 0):
