@@ -337,3 +337,21 @@ def test_options_of_the_other_coding_are_refused(tmp_path):
     with pytest.raises(DeployError) as err:
         compile_network(inputs, margin=2.0)
     assert "--margin" in str(err.value) and "TTFS genomes only" in str(err.value)
+
+
+def test_a_max_pool_of_a_max_pool_of_spikes_is_exact_too(tmp_path):
+    nodes = [{"id": "x", "type": "input"},
+             {"id": "c1", "type": "conv2d", "inputs": ["x"], "out_channels": 2, "kernel": 3, "padding": 1,
+              "neuron": {"model": "if"}},
+             {"id": "p1", "type": "maxpool2d", "inputs": ["c1"], "kernel": 2},
+             {"id": "p2", "type": "maxpool2d", "inputs": ["p1"], "kernel": 3},
+             {"id": "f", "type": "flatten", "inputs": ["p2"]},
+             {"id": "o", "type": "dense", "inputs": ["f"], "units": 3},
+             {"id": "out", "type": "readout", "inputs": ["o"]}]
+    _, net = _compile(tmp_path, _genome(nodes))
+    assert [net.by_id[k].role for k in ("p1", "p2")] == ["or_pool", "or_pool"]
+    x = np.random.default_rng(6).uniform(0, 1, (5, 1, 6, 6))
+    r = simulate(net, x)
+    c1, p2 = r.spike_times["c1"], r.spike_times["p2"]
+    # one step per hop: p2 at step t is the OR of c1 over its 6x6 window at step t - 2
+    assert np.array_equal(p2[:, 2:, :, 0, 0], c1[:, :-2].reshape(5, -1, 2, 36).any(axis=3))

@@ -58,7 +58,6 @@ def lower_rate(genome: Genome, weights: Weights, analog_maxpool: str = "refuse")
     def fail(node_id: str, message: str, fld: str = "") -> DeployError:
         return DeployError(message, where, f"nodes[{index[node_id]}] (id {node_id!r})" + (f".{fld}" if fld else ""))
 
-    populations: list[str] = []          # in genome order
     or_pools: set[str] = set()
     forms: dict[str, list[_Term]] = {}
     rests: dict[str, np.ndarray] = {}
@@ -109,12 +108,13 @@ def lower_rate(genome: Genome, weights: Weights, analog_maxpool: str = "refuse")
         return terms, rest
 
     # Max-pools of spikes become OR populations; of analog values they are refused (or replaced on request).
-    for node in genome.nodes:
+    for node_id in genome.order:        # in order: a max-pool of an OR pool's spikes is an OR pool too
+        node = genome.by_id[node_id]
         if node.type_tag != "maxpool2d":
             continue
         (src,) = node.forward_inputs
         src_node = genome.by_id[src]
-        if src_node.type_tag != "input" and src_node.neuron is not None:
+        if src_node.neuron is not None or src in or_pools:
             or_pools.add(node.id)
         elif analog_maxpool == "avgpool":
             notes.append({"layer": node.id, "variable": "maxpool2d", "message":
@@ -131,13 +131,11 @@ def lower_rate(genome: Genome, weights: Weights, analog_maxpool: str = "refuse")
         for node in genome.nodes:
             if node.type_tag == "input":
                 layers.append(RateInputLayer(id=node.id, shape=shapes[node.id], window=0, nodes=(node.id,)))
-                populations.append(node.id)
         for node_id in genome.order:
             node = genome.by_id[node_id]
             if node.type_tag == "input" or not is_population(node_id):
                 continue
             layers.append(_population(genome, node_id, pre_form, shapes, node_id in or_pools))
-            populations.append(node_id)
         readout = genome.readout
         (src,) = readout.forward_inputs
         if readout.mode == "spike_count":
@@ -299,10 +297,10 @@ def _term_projection(term: _Term, shapes: dict[str, Shape], gain: float) -> Rate
         op = ops[0]
         return _as_projection(_Op(op.kind, op.in_shape, op.out_shape, op.weight * gain, op.kernel, op.stride,
                                   op.padding), term.source, term.delay)
-    return RateProjection(term.source, "sparse", _compose(ops, shapes[term.source]) * gain, delay=term.delay)
+    return RateProjection(term.source, "sparse", _compose(ops) * gain, delay=term.delay)
 
 
-def _compose(ops: list[_Op], source_shape: Shape):  # -> scipy.sparse.csr_matrix
+def _compose(ops: list[_Op]):  # -> scipy.sparse.csr_matrix
     """A chain of linear maps as one sparse matrix over flat indices (exact composition)."""
     m = None
     for op in ops:
