@@ -15,7 +15,7 @@ from .. import __version__
 from ..compiled import CompiledNetwork
 from ..compiler import record_headroom
 from ..errors import DeployError, OverflowReport
-from ..fixed_point import INT, NumericFormat
+from ..fixed_point import INT, RATE_INPUT_LEVELS, NumericFormat
 from ..io_utils import sha256_file
 from ..network import Layer
 from ..progress import progress_bar
@@ -81,11 +81,8 @@ def rate_worst_case(net: CompiledNetwork, layer: CubaLayer | RateReadoutLayer) -
     row: np.ndarray | float = 0.0
     for p in layer.projections:
         src = by_id[p.source]
-        payload = 255 if isinstance(src, RateInputLayer) else 1
-        if p.kind == "sparse":
-            per = np.asarray(abs(p.weight).sum(axis=1)).reshape(-1)
-        else:
-            per = p.abs_row_sum(src.shape, layer.shape)
+        payload = RATE_INPUT_LEVELS if isinstance(src, RateInputLayer) else 1
+        per = p.abs_row_sum(src.shape, layer.shape)
         row = row + per * payload * 2.0 ** p.state_shift(layer.shift)
     a = int(np.max(row)) if np.size(row) else 0
     bias = int(np.max(np.abs(np.asarray(layer.bias_q if isinstance(layer, CubaLayer) else layer.bias, dtype=INT)),

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 from ..errors import OverflowReport
-from ..fixed_point import DECAY_UNITY, INT, NumericFormat
+from ..fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
 from ..network import Layer
 from ..quantize import QuantNote, QuantResult
 from .network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
@@ -109,16 +109,13 @@ def _bias_register(values: np.ndarray, fmt: NumericFormat, layer: str, saturate:
 
 
 def _row_sum_max(p: RateProjection, by_id: dict[str, Layer]) -> float:
-    """Largest sum of |w| into one neuron (real weights)."""
-    if p.kind == "sparse":
-        return float(np.max(np.asarray(abs(p.weight).sum(axis=1)), initial=0.0))
-    return float(np.max(p.abs_row_sum(by_id[p.source].shape, (0,)), initial=0.0)) if p.kind == "dense" else \
-        float(np.max(p.abs_row_sum(by_id[p.source].shape, (1, 1)), initial=0.0))
+    """Largest sum of |w| into one neuron (real weights); the maximum does not depend on the output grid."""
+    return float(np.max(p.abs_row_sum(by_id[p.source].shape, (1,)), initial=0.0))
 
 
 def _payload_max(src: Layer) -> float:
     """Largest payload a source sends: 1 for spikes, 255 levels for the input."""
-    return 255.0 if isinstance(src, RateInputLayer) else 1.0
+    return float(RATE_INPUT_LEVELS) if isinstance(src, RateInputLayer) else 1.0
 
 
 def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = False,
