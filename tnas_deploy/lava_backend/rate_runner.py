@@ -119,6 +119,7 @@ def build_rate_network(net: CompiledNetwork, payload: np.ndarray, workdir: Path)
             raise TypeError(layer.kind)
         procs[layer.id] = proc
         model_map[proc] = RATE_MODELS[type(proc)]
+    delay_lines: dict[tuple[str, int], object] = {}
     for layer in net.layers:
         if layer.id not in procs or isinstance(layer, RateInputLayer):
             continue
@@ -138,10 +139,12 @@ def build_rate_network(net: CompiledNetwork, payload: np.ndarray, workdir: Path)
                 model_map[syn] = PySparseModelBitAcc
             port = procs[source].s_out
             if delay > 1:
-                d = SpikeDelay(size=net.by_id[source].size, delay=delay - 1, period=period)
-                model_map[d] = MODELS[SpikeDelay]
-                port.connect(d.s_in)
-                port = d.s_out
+                if (source, delay) not in delay_lines:   # one delay line per source and delay, shared by targets
+                    d = SpikeDelay(size=net.by_id[source].size, delay=delay - 1, period=period)
+                    model_map[d] = MODELS[SpikeDelay]
+                    port.connect(d.s_in)
+                    delay_lines[(source, delay)] = d.s_out
+                port = delay_lines[(source, delay)]
             port.connect(syn.s_in)
             syn.a_out.connect(target.a_in)
     return procs[net.layers[0].id], model_map, records
