@@ -459,7 +459,8 @@ def test_cli_feeds_event_counts_per_bin_to_rate_networks(tmp_path, monkeypatch, 
     from tnas_deploy.weights import expected_shapes, save_weights
 
     monkeypatch.chdir(tmp_path)
-    obj = {"format": "tnas-genome", "version": 2, "name": "ev_rate", "coding": {"scheme": "rate", "steps": 2},
+    obj = {"format": "tnas-genome", "version": 2, "name": "ev_rate",
+           "coding": {"scheme": "rate", "steps": 2, "input": "counts"},
            "task": {"input_shape": list(SHAPE), "classes": ["a", "b", "c"]},
            "nodes": [{"id": "x", "type": "input"}, {"id": "f", "type": "flatten", "inputs": ["x"]},
                      {"id": "h", "type": "dense", "inputs": ["f"], "units": 4, "neuron": {"model": "if"}},

@@ -190,7 +190,7 @@ def test_rate_genome_loads_and_round_trips(tmp_path):
     assert out.mode == "spike_count"
     assert g.shapes["c1"] == (4, 8, 8) and g.shapes["p1"] == (4, 4, 4) and g.shapes["out"] == (2,)
     dumped = g.to_json()
-    assert dumped["coding"] == {"scheme": "rate", "steps": 4} and "time" not in dumped
+    assert dumped["coding"] == {"scheme": "rate", "steps": 4, "input": "intensity"} and "time" not in dumped
     assert list(dumped["nodes"][4]["neuron"].items()) == [
         ("model", "lif"), ("threshold", 1.0), ("reset", "zero"), ("tau", 2.0), ("decay_input", True),
         ("tau_current", None)]
@@ -501,3 +501,17 @@ def test_snas_cell_needs_an_image_input(tmp_path):
     obj["task"]["input_shape"] = [12]
     obj["nodes"][1:3] = [{"id": "stem_bn", "type": "dense", "inputs": ["x"], "units": 6}]
     genome_error(tmp_path, obj, "nodes[2] (id 'cell1').inputs", "[channels, height, width]", "[6]")
+
+
+def test_rate_input_kind_is_validated_and_round_trips():
+    base = {"format": "tnas-genome", "version": 2, "name": "r", "task": {"input_shape": [4], "classes": ["a", "b"]},
+            "coding": {"scheme": "rate", "steps": 3, "input": "counts"},
+            "nodes": [{"id": "x", "type": "input"},
+                      {"id": "h", "type": "dense", "inputs": ["x"], "units": 2, "neuron": {"model": "if"}},
+                      {"id": "out", "type": "readout", "inputs": ["h"], "mode": "spike_count"}]}
+    g = genome_from_json(base)
+    assert g.rate_input == "counts" and genome_from_json(json.loads(g.dumps())) == g
+    base["coding"]["input"] = "spikes"
+    with pytest.raises(DeployError) as err:
+        genome_from_json(base)
+    assert "coding.input" in str(err.value) and "intensity" in str(err.value)

@@ -32,8 +32,10 @@ def _compile(nodes: list[dict], input_shape: tuple[int, ...], x: np.ndarray, ste
              seed: int = 0) -> CompiledNetwork:
     """A version-2 rate genome with random weights (conv and dense weights times `gain`, for activity),
     compiled end to end with `x` as calibration data."""
+    values = "counts" if x.shape[1:] == (steps, *input_shape) else "intensity"    # event counts per bin, or images
     genome = genome_from_json({
-        "format": "tnas-genome", "version": 2, "name": "rate-test", "coding": {"scheme": "rate", "steps": steps},
+        "format": "tnas-genome", "version": 2, "name": "rate-test",
+        "coding": {"scheme": "rate", "steps": steps, "input": values},
         "task": {"input_shape": list(input_shape), "classes": ["a", "b", "c"]}, "nodes": nodes})
     weights = random_weights(genome, seed)
     for tensors in weights.values():

@@ -84,7 +84,7 @@ def test_exported_file_runs_bit_exact_on_lava(tmp_path, key, netx_lava) -> None:
     ref = simulate(net, x)
     populations = [la.id for la in net.layers if isinstance(la, CubaLayer)]
     for s in range(len(x)):
-        out = run_netx(tmp_path / "m.net", input_payload(x[s:s + 1], net.input_shape, net.steps)[0], net.run_steps)
+        out = run_netx(tmp_path / "m.net", input_payload(x[s:s + 1], net.layers[0], net.steps)[0], net.run_steps)
         assert len(out["spikes"]) == len(populations) + (net.readout.mode == "membrane")
         for raster, pid in zip(out["spikes"], populations):
             np.testing.assert_array_equal(raster, ref.spike_times[pid][s], err_msg=f"{key} sample {s} layer {pid}")

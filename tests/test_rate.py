@@ -156,7 +156,9 @@ def test_time_varying_input_is_sent_step_by_step(tmp_path):
              {"id": "h", "type": "dense", "inputs": ["f"], "units": 4, "neuron": {"model": "if", "threshold": 1.0}},
              {"id": "o", "type": "dense", "inputs": ["h"], "units": 3},
              {"id": "out", "type": "readout", "inputs": ["o"]}]
-    _, net = _compile(tmp_path, _genome(nodes, shape=(2, 3, 3), steps=3), calibration=False)
+    genome = _genome(nodes, shape=(2, 3, 3), steps=3)
+    genome["coding"]["input"] = "counts"
+    _, net = _compile(tmp_path, genome, calibration=False)
     counts = np.zeros((2, 3, 2, 3, 3))
     counts[0, 1, 0, 1, 1] = 2       # sample 0: two events in bin 1
     r = simulate(net, counts)
@@ -311,12 +313,44 @@ def test_time_binned_counts_are_accepted_as_rate_input(tmp_path):
     counts = np.zeros((3, 4, 1, 6, 6))
     counts[0, 1, 0, 2, 2] = 3
     save_dataset(tmp_path / "binned.npz", counts, np.array([0, 1, 2]))
-    data = load_dataset(tmp_path / "binned.npz", (1, 6, 6), 3, rate_steps=4)
+    data = load_dataset(tmp_path / "binned.npz", (1, 6, 6), 3, rate_steps=4, rate_values="counts")
     assert data.x.shape == (3, 4, 1, 6, 6) and data.y.tolist() == [0, 1, 2]
     save_dataset(tmp_path / "bad.npz", counts - 0.5)
     with pytest.raises(DeployError) as err:
-        load_dataset(tmp_path / "bad.npz", (1, 6, 6), 3, rate_steps=4)
+        load_dataset(tmp_path / "bad.npz", (1, 6, 6), 3, rate_steps=4, rate_values="counts")
     assert "non-negative integer event counts" in str(err.value) and "bad.npz" in str(err.value)
+    # a network that takes intensities reads the same layout as one frame in [0, 1] per step, and says why not
+    with pytest.raises(DeployError) as err:
+        load_dataset(tmp_path / "binned.npz", (1, 6, 6), 3, rate_steps=4)
+    assert "expected values in [0, 1]" in str(err.value)
+    save_dataset(tmp_path / "frames.npz", counts / 3)
+    assert load_dataset(tmp_path / "frames.npz", (1, 6, 6), 3, rate_steps=4).x.shape == (3, 4, 1, 6, 6)
+
+
+def test_counts_and_intensities_mean_what_the_genome_says(tmp_path):
+    """coding.input decides the real value of a payload: an intensity x is sent as round(255 x) (one unit is
+    1/255), an event count as itself (one unit is 1); float and integer models agree on it."""
+    nodes = [{"id": "x", "type": "input"}, {"id": "f", "type": "flatten", "inputs": ["x"]},
+             {"id": "h", "type": "dense", "inputs": ["f"], "units": 4, "neuron": {"model": "if", "threshold": 1.0}},
+             {"id": "o", "type": "dense", "inputs": ["h"], "units": 3},
+             {"id": "out", "type": "readout", "inputs": ["o"]}]
+    genome = _genome(nodes, shape=(2, 3, 3), steps=3)
+    genome["coding"]["input"] = "counts"
+    inputs, net = _compile(tmp_path, genome, calibration=False)
+    assert net.layers[0].values == "counts" and net.layers[0].scale == 1.0
+    counts = np.random.default_rng(7).integers(0, 4, (20, 3, 2, 3, 3)).astype(np.float64)
+    layers, _ = lower_rate(inputs.genome, inputs.weights)
+    exact = simulate_rate(layers, counts, 3, (2, 3, 3), integer=False)
+    chip = simulate(net, counts)
+    assert (chip.spike_times["h"] != exact.spike_times["h"]).mean() < 0.02
+    with pytest.raises(ValueError):
+        simulate(net, counts[:, 0])               # counts need their time bins
+    with pytest.raises(DeployError) as err:       # an intensity network refuses event files, and says what to do
+        from tnas_deploy.data import load_dataset
+        (tmp_path / "ev.npz").write_bytes(b"")
+        np.savez(tmp_path / "ev.npz", x=np.array([0, 1]), y=np.array([0, 1]), t=np.array([0, 5]), p=np.array([1, 0]))
+        load_dataset(tmp_path / "ev.npz", (2, 3, 3), 3, rate_steps=3)
+    assert '"input": "counts"' in str(err.value)
 
 
 def test_each_projection_keeps_its_own_precision(tmp_path):

@@ -46,7 +46,7 @@ def _projection_json(p: Projection) -> dict[str, Any]:
 
 def _rate_layer_json(layer: Layer) -> dict[str, Any]:
     if isinstance(layer, RateInputLayer):
-        return {"scale": float(layer.scale).hex()}
+        return {"values": layer.values}
     if isinstance(layer, CubaLayer):
         return {"projections": [_projection_json(p) for p in layer.projections], "shift": layer.shift,
                 "threshold_float": float(layer.threshold_float).hex(), "leak": float(layer.leak).hex(),
@@ -195,7 +195,7 @@ def _rate_projections(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> li
 
 def _rate_layer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray], common: dict[str, Any]) -> Layer:
     if spec["kind"] == "rate_input":
-        return RateInputLayer(**common, scale=float.fromhex(spec["scale"]))
+        return RateInputLayer(**common, values=spec["values"])
     projs = _rate_projections(spec, arrays)
     if spec["kind"] == "cuba":
         return CubaLayer(**common, projections=projs, bias=arrays["bias_float"],

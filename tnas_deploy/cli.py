@@ -192,7 +192,8 @@ def _load_run_inputs(args: argparse.Namespace):
     net, _ = load_artifact(args.artifact)
     data = load_dataset(args.input, net.input_shape, len(net.classes),
                         window_us=getattr(args, "event_window_us", None),
-                        rate_steps=net.steps if net.coding == "rate" else None).head(args.samples)
+                        rate_steps=net.steps if net.coding == "rate" else None,
+                        rate_values=getattr(net.layers[0], "values", "intensity")).head(args.samples)
     return net, data
 
 

@@ -51,7 +51,8 @@ def load_inputs(genome_path: str | Path, weights_path: str | Path | None, profil
     calib = None
     if calibration_path is not None:
         calib = load_dataset(calibration_path, genome.task.input_shape, len(genome.task.classes), "--calibration",
-                             rate_steps=genome.steps if genome.coding == "rate" else None)
+                             rate_steps=genome.steps if genome.coding == "rate" else None,
+                             rate_values=genome.rate_input or "intensity")
     return CompileInputs(genome, weights, path, prof, calib)  # type: ignore[arg-type]
 
 

@@ -31,16 +31,21 @@ class Dataset:
 
 
 def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int | None = None,
-                 role: str = "--input", *, window_us: float | None = None, rate_steps: int | None = None) -> Dataset:
+                 role: str = "--input", *, window_us: float | None = None, rate_steps: int | None = None,
+                 rate_values: str = "intensity") -> Dataset:
     """Samples from an `.npz` with `x` (and `y`), or encoded samples from an event file (docs/events.md: an HDF5
     file, or an `.npz` with `events` or 1-D `x`, `y`, `t`, `p` arrays); `window_us` applies to event files only.
-    Event files become TTFS images (N, 2, H, W), or with `rate_steps` = T (rate-coded networks) event counts
-    per time bin (N, T, 2, H, W)."""
+
+    TTFS networks (`rate_steps` None): `x` (N, *input_shape) in [0, 1]; event files become TTFS images.
+    Rate networks (`rate_steps` = T, `rate_values` = the genome's `coding.input`): "intensity" takes `x` in
+    [0, 1] of shape (N, *input_shape) or (N, T, *input_shape); "counts" takes event files (binned into T
+    counts per pixel and polarity) or `x` of non-negative integer counts (N, T, *input_shape)."""
     path = Path(path)
     if not path.is_file():
         raise DeployError("data file not found", path, role)
     from . import events
     if events.is_hdf5_file(path):
+        _events_fit(rate_steps, rate_values, path, role)
         return events.dataset_from_events(path, input_shape, n_classes, window_us, role=role, rate_steps=rate_steps)
     try:
         loaded = np.load(path, allow_pickle=False)
@@ -52,6 +57,7 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DeployError(f"not a readable .npz file ({exc}); expected arrays 'x' and optionally 'y'", path) from None
     if events.is_event_archive(arrays):
+        _events_fit(rate_steps, rate_values, path, role)
         return events.dataset_from_event_set(events.events_from_npz_arrays(arrays, path), input_shape, n_classes,
                                              window_us, rate_steps=rate_steps)
     if window_us is not None:
@@ -63,26 +69,47 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
     x = arrays["x"]
     if x.dtype.kind not in "fiu":
         raise DeployError(f"expected a numeric array, got dtype {x.dtype}", path, "x")
-    if rate_steps is not None and tuple(x.shape[1:]) == (rate_steps, *input_shape):
+    if x.ndim >= 1 and x.shape[0] == 0:
+        raise DeployError("expected at least one sample, got 0", path, "x")
+    if rate_steps is not None and rate_values == "counts":
+        if tuple(x.shape[1:]) != (rate_steps, *input_shape):
+            raise DeployError(f"this rate-coded network takes event counts per time bin (coding.input \"counts\"): "
+                              f"expected shape [samples, {rate_steps}, {', '.join(map(str, input_shape))}], got "
+                              f"{list(x.shape)}", path, "x")
         return _event_counts(x, arrays, path, n_classes)
+    if rate_steps is not None and tuple(x.shape[1:]) == (rate_steps, *input_shape):
+        x = x.reshape((x.shape[0] * rate_steps, *input_shape))     # one frame of intensities per step
+        frames = load_checked_intensities(x, path)
+        return Dataset(frames.reshape((-1, rate_steps, *input_shape)),
+                       _labels(arrays, frames.shape[0] // rate_steps, path, n_classes), path, sha256_file(path))
     if tuple(x.shape[1:]) != tuple(input_shape) or x.ndim != len(input_shape) + 1:
         raise DeployError(f"expected shape [samples, {', '.join(map(str, input_shape))}] (the genome's "
                           f"task.input_shape), got {list(x.shape)}", path, "x")
-    if x.shape[0] == 0:
-        raise DeployError("expected at least one sample, got 0", path, "x")
+    x = load_checked_intensities(x, path)
+    return Dataset(x, _labels(arrays, x.shape[0], path, n_classes), path, sha256_file(path))
+
+
+def load_checked_intensities(x: np.ndarray, path: Path) -> np.ndarray:
+    """float64 values, all finite and in [0, 1]."""
     x = x.astype(np.float64)
     if not np.all(np.isfinite(x)):
         raise DeployError("contains NaN or inf; expected values in [0, 1]", path, "x")
     lo, hi = float(x.min()), float(x.max())
     if lo < 0.0 or hi > 1.0:
         raise DeployError(f"values span [{lo:.4g}, {hi:.4g}]; expected values in [0, 1] (scale your data)", path, "x")
-    return Dataset(x, _labels(arrays, x.shape[0], path, n_classes), path, sha256_file(path))
+    return x
+
+
+def _events_fit(rate_steps: int | None, rate_values: str, path: Path, role: str) -> None:
+    """Event files give TTFS images or event counts; a rate network that takes intensities cannot use them."""
+    if rate_steps is not None and rate_values == "intensity":
+        raise DeployError("this rate-coded network takes intensities in [0, 1] (coding.input \"intensity\"), and an "
+                          "event file gives event counts; use a genome with \"input\": \"counts\" in its coding, or "
+                          "bin and scale the events yourself (docs/events.md)", path, role)
 
 
 def _event_counts(x: np.ndarray, arrays: dict[str, np.ndarray], path: Path, n_classes: int | None) -> Dataset:
     """Pre-binned input of a rate-coded network: x (N, T, *input_shape) of non-negative integer counts."""
-    if x.shape[0] == 0:
-        raise DeployError("expected at least one sample, got 0", path, "x")
     xf = x.astype(np.float64)
     if not np.all(np.isfinite(xf)) or xf.min() < 0 or not np.array_equal(xf, np.floor(xf)):
         raise DeployError("time-binned input (samples x steps x input shape) must hold non-negative integer event "

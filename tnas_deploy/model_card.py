@@ -33,7 +33,8 @@ def measure_card(genome_path: str | Path, calibration: str | Path, test: str | P
     summary = summarize(net)
     eval_path = Path(test) if test is not None else Path(calibration)
     data = load_dataset(eval_path, genome.task.input_shape, len(genome.task.classes),
-                        rate_steps=genome.steps if genome.coding == "rate" else None)
+                        rate_steps=genome.steps if genome.coding == "rate" else None,
+                        rate_values=genome.rate_input or "intensity")
     ref = simulate(net, data.x)
     card: dict[str, Any] = {
         "model": genome.name,

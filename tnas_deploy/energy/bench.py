@@ -106,7 +106,8 @@ def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, 
     out_dir = out_dir or Path("build") / f"report-{target.stem}"
     net, artifact_path = load_target(target, data_path, calibration, compile_profile, out_dir)
     data = load_dataset(data_path, net.input_shape, len(net.classes), window_us=window_us,
-                        rate_steps=net.steps if net.coding == "rate" else None).head(samples)
+                        rate_steps=net.steps if net.coding == "rate" else None,
+                        rate_values=getattr(net.layers[0], "values", "intensity")).head(samples)
     result, _ = run_backend(net, data.x, backend, progress=progress)
     activity = measure_activity(net, result)
     fans = fan_limits(net)

@@ -26,6 +26,8 @@ SUPPORTED_VERSIONS = (1, 2)
 DEFAULT_WINDOW_MARGIN = 1.5
 CODINGS = ("ttfs", "rate")
 MAX_RATE_STEPS = 65536
+#: What a rate input value means (coding.input): intensities in [0, 1], or event counts per bin.
+RATE_INPUTS = ("intensity", "counts")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class Genome:
     version: int = 1
     #: Rate coding: T, the number of steps the input is presented (docs/rate.md). None for TTFS.
     steps: int | None = None
+    #: Rate coding: what an input value means: "intensity" (in [0, 1], sent as 8-bit graded spikes) or
+    #: "counts" (event counts per time bin, sent as they are). None for TTFS.
+    rate_input: str | None = None
     #: Where the genome was read from (for error messages and relative weight paths); not serialised.
     source: Path | None = field(default=None, compare=False)
 
@@ -78,6 +83,10 @@ class Genome:
                 raise ValueError("a rate genome is version 2 or later and has `steps`, not `time`")
             if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 1 <= self.steps <= MAX_RATE_STEPS:
                 raise ValueError(f"rate steps must be an integer from 1 to {MAX_RATE_STEPS}, got {self.steps!r}")
+            if self.rate_input is None:
+                object.__setattr__(self, "rate_input", "intensity")
+            if self.rate_input not in RATE_INPUTS:
+                raise ValueError(f"rate input must be one of {list(RATE_INPUTS)}, got {self.rate_input!r}")
 
     # -- graph queries ---------------------------------------------------------------------------
     @cached_property
@@ -117,7 +126,7 @@ class Genome:
             out["description"] = self.description
         out["task"] = self.task.to_json()
         if self.coding == "rate":
-            out["coding"] = {"scheme": self.coding, "steps": self.steps}
+            out["coding"] = {"scheme": self.coding, "steps": self.steps, "input": self.rate_input}
         else:
             out["coding"] = {"scheme": self.coding}
             out["time"] = self.time.to_json()  # type: ignore[union-attr]
@@ -213,6 +222,7 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
         description=obj.get("description"),
         version=version,
         steps=obj["coding"].get("steps"),
+        rate_input=obj["coding"].get("input", "intensity") if coding == "rate" else None,
         source=Path(source) if source is not None else None,
     )
 

@@ -160,7 +160,7 @@ def run_lava_rate(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int],
 
     n = x.shape[0]
     T, period = net.steps, net.run_steps
-    payload = input_payload(x, net.input_shape, T)          # (N, T, *shape); a static image is a broadcast view
+    payload = input_payload(x, net.layers[0], T)          # (N, T, *shape); a static image is a broadcast view
     static = np.asarray(x).shape[1:] == tuple(net.input_shape)
     frames = payload[:, :1] if static else payload
     total = n * period

@@ -130,7 +130,8 @@ def lower_rate(genome: Genome, weights: Weights, analog_maxpool: str = "refuse")
     try:
         for node in genome.nodes:
             if node.type_tag == "input":
-                layers.append(RateInputLayer(id=node.id, shape=shapes[node.id], window=0, nodes=(node.id,)))
+                layers.append(RateInputLayer(id=node.id, shape=shapes[node.id], window=0, nodes=(node.id,),
+                                             values=genome.rate_input or "intensity"))
         for node_id in genome.order:
             node = genome.by_id[node_id]
             if node.type_tag == "input" or not is_population(node_id):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..fixed_point import RATE_INPUT_LEVELS
 from ..network import Layer, Projection
 
 
@@ -36,10 +37,19 @@ class RateProjection(Projection):
 
 @dataclass
 class RateInputLayer(Layer):
-    """The input population: graded payloads, the static image during steps 0..T-1 or event counts per bin."""
+    """The input population: graded payloads during steps 0..T-1 (genome `coding.input`, docs/rate.md).
 
-    scale: float = 1.0 / 255      # real value of one payload unit (static images); 1.0 for event counts
+    `values` "intensity": x in [0, 1] (a static image, or one frame per step) sent as q = round(255 x);
+    "counts": event counts per time bin, sent as they are (clipped to 255).
+    """
+
+    values: str = "intensity"
     kind = "rate_input"
+
+    @property
+    def scale(self) -> float:
+        """Real value of one payload unit."""
+        return 1.0 / RATE_INPUT_LEVELS if self.values == "intensity" else 1.0
 
 
 @dataclass

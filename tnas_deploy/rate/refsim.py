@@ -22,16 +22,25 @@ from ..refsim import SimResult, _concat
 from .network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
 
 
-def input_payload(x: np.ndarray, input_shape: tuple[int, ...], steps: int) -> np.ndarray:
-    """The input's emissions (N, T, *shape), int64: a static image (N, *shape) in [0, 1] is repeated at each
-    of the T steps; time-varying input (N, T, *shape) holds event counts per bin (clipped to 255)."""
+def input_payload(x: np.ndarray, layer: RateInputLayer, steps: int) -> np.ndarray:
+    """The input's emissions (N, T, *shape), int64 (docs/rate.md section 6).
+
+    Intensities: a static image (N, *shape) in [0, 1] is sent at each of the T steps, time-varying input
+    (N, T, *shape) one frame per step, as q = floor(255 x + 1/2). Counts: (N, T, *shape) event counts per
+    bin, clipped to 255.
+    """
     x = np.asarray(x)
-    if x.shape[1:] == tuple(input_shape):
+    shape = tuple(layer.shape)
+    if layer.values == "counts":
+        if x.shape[1:] != (steps,) + shape:
+            raise ValueError(f"expected event counts of shape (N, {steps}, {list(shape)}), got {list(x.shape)}")
+        return encode_count_input(x)[0]
+    if x.shape[1:] == shape:
         q = encode_rate_input(x)
         return np.broadcast_to(q[:, None], (q.shape[0], steps) + q.shape[1:])
-    if x.shape[1:] == (steps,) + tuple(input_shape):
-        return encode_count_input(x)[0]
-    raise ValueError(f"expected inputs of shape (N, {list(input_shape)}) or (N, {steps}, {list(input_shape)}), "
+    if x.shape[1:] == (steps,) + shape:
+        return encode_rate_input(x)
+    raise ValueError(f"expected inputs of shape (N, {list(shape)}) or (N, {steps}, {list(shape)}), "
                      f"got {list(x.shape)}")
 
 
@@ -156,7 +165,7 @@ def simulate_rate(layers: list[Layer], x: np.ndarray, steps: int, input_shape: t
     parts: list[SimResult] = []
     for start in range(0, max(len(x), 1), batch_size):
         chunk = x[start:start + batch_size]
-        payload = input_payload(chunk, input_shape, steps) if integer else _float_input(chunk, input_shape, steps, layers)
+        payload = input_payload(chunk, layers[0], steps) if integer else _float_input(chunk, input_shape, steps, layers)
         rasters, acc, peaks = runner.simulate(payload)
         parts.append(rate_result(layers, runner.run, state_bits, rasters, acc, peaks, readout_scale, integer))
         if progress is not None:
