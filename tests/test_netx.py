@@ -15,8 +15,8 @@ from tnas_deploy.artifact import save_artifact
 from tnas_deploy.cli import main
 from tnas_deploy.compiler import CompileInputs, compile_network, load_inputs
 from tnas_deploy.genome import genome_from_json, load_genome
-from tnas_deploy.interop.netx import (compile_for_netx, dense_effect, export_netx, import_netx, netx_blocks,
-                                      run_netx)
+from tnas_deploy.interop.netx import compile_for_netx, dense_effect, export_netx, netx_blocks, run_netx
+from tnas_deploy.interop.netx_import import import_netx
 from tnas_deploy.profiles import load_profile
 from tnas_deploy.rate.network import CubaLayer
 from tnas_deploy.rate.refsim import input_payload

@@ -366,7 +366,7 @@ def _import(args: argparse.Namespace) -> int:
     import h5py
 
     from .genome import genome_from_json
-    from .interop.netx import import_netx
+    from .interop.netx_import import import_netx
     from .interop.nir_import import import_nir
     from .io_utils import atomic_path
     from .weights import check_weights, save_weights

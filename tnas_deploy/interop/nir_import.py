@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import DeployError
-from .netx import Imported, unique_id
+from .imported import Imported, unique_id
 from .nir_export import EXTENSION as TTFS_EXTENSION
 from .nir_export import RATE_EXTENSION
 
