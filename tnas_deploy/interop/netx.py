@@ -49,7 +49,8 @@ from ..fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
 from ..io_utils import atomic_path, sha256_file
 from ..network import Layer
 from ..rate.network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
-from ..rate.quantize import abs_max_weight, quantize_weight
+from ..quantize import QuantNote
+from ..rate.quantize import abs_max_weight, decay_register, quantize_weight
 
 #: Lava's LIF left-shifts synaptic input, bias (netx: bias_exp = 6) and threshold by this.
 ACT_SHIFT = 6
@@ -150,11 +151,9 @@ def _state_top(fmt: NumericFormat) -> int:
 
 
 def _decay(keep: float, layer: str, variable: str, notes: list[dict]) -> int:
-    exact = DECAY_UNITY * (1.0 - keep)
-    d = int(round(exact))
-    if abs(exact - d) > 1e-9:
-        notes.append({"layer": layer, "variable": variable, "message":
-                      f"decay {1.0 - keep:.6g} per step is not a multiple of 1/4096: {variable} = {d}"})
+    found: list[QuantNote] = []
+    d = decay_register(keep, layer, variable, found)      # the same 12-bit rounding and note as any compile
+    notes.extend(n.to_json() for n in found)
     return d
 
 

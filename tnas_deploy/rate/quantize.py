@@ -81,7 +81,8 @@ def _weight_error(p: RateProjection, q: RateProjection, factor: float) -> float:
     return float(np.max(np.abs(a - b), initial=0.0)) / top if top else 0.0
 
 
-def _decay(keep: float, layer: str, variable: str, notes: list[QuantNote]) -> int:
+def decay_register(keep: float, layer: str, variable: str, notes: list[QuantNote]) -> int:
+    """The 12-bit decay register for keeping `keep` of a state per step; a note when 12 bits cannot hold it."""
     exact = DECAY_UNITY * (1.0 - keep)
     d = int(round(exact))
     if abs(exact - d) > 1e-9:
@@ -171,8 +172,8 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
             shift = min((q.shift for q in projs), default=fmt.shift_min)
             errors[layer.id] = err
             bias_q = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)
-            out.append(_copy(layer, projs, shift=shift, du=_decay(layer.current_leak, layer.id, "du", notes),
-                             dv=_decay(layer.leak, layer.id, "dv", notes), threshold=int(threshold),
+            out.append(_copy(layer, projs, shift=shift, du=decay_register(layer.current_leak, layer.id, "du", notes),
+                             dv=decay_register(layer.leak, layer.id, "dv", notes), threshold=int(threshold),
                              bias_q=bias_q.reshape(layer.shape), scale=scale))
         elif isinstance(layer, RateReadoutLayer) and layer.mode == "membrane":
             # the finest scale at which even the worst case (every source active at every step) fits the state
