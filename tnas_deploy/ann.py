@@ -13,10 +13,11 @@ from torch import nn
 from .errors import DeployError
 from .genome import Genome
 from .genome import nodes as N
+from .torch_weights import NodeWeights
 from .weights import Weights
 
 
-class AnnCounterpart(nn.Module):
+class AnnCounterpart(NodeWeights):
     def __init__(self, genome: Genome):
         super().__init__()
         if any(e.recurrent for n in genome.nodes for e in n.inputs):
@@ -69,25 +70,6 @@ class AnnCounterpart(nn.Module):
             if node.spiking:
                 y = torch.relu(y)
             out[node_id] = y
-        return out
-
-    # -- weights ---------------------------------------------------------------------------------
-    def load_weights(self, weights: Weights) -> "AnnCounterpart":
-        state = {f"layers.{nid}.{name}": torch.as_tensor(np.asarray(arr))
-                 for nid, tensors in weights.items() for name, arr in tensors.items()}
-        own = self.state_dict()
-        for key in own:
-            if key.endswith("num_batches_tracked"):
-                state[key] = own[key]
-        self.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
-        return self
-
-    def export_weights(self) -> Weights:
-        out: Weights = {}
-        for key, value in self.state_dict().items():
-            _, node_id, name = key.split(".")
-            if name != "num_batches_tracked":
-                out.setdefault(node_id, {})[name] = value.detach().cpu().numpy()
         return out
 
 

@@ -118,18 +118,24 @@ def _quantized_network(inputs: CompileInputs, layers: list[Layer], windows, dl, 
     except OverflowReport as exc:
         raise OverflowReport(exc.message, genome.source, exc.field) from None
     return CompiledNetwork(
-        name=genome.name, steps=K, layers=q.layers, fmt=inputs.profile.require_format(), input_shape=genome.task.input_shape,
-        classes=genome.task.classes, windows=windows.length, window_method=windows.method,
-        genome=genome.to_json(), provenance=genome.provenance,
+        steps=K, layers=q.layers, fmt=inputs.profile.require_format(), windows=windows.length,
+        window_method=windows.method, options={"saturate": saturate, "window_margin": margin, "steps_per_window": K},
+        notes=[n.to_json() for n in q.notes], quantization_error={k: round(v, 12) for k, v in q.weight_error.items()},
+        **network_identity(inputs))
+
+
+def network_identity(inputs: CompileInputs) -> dict[str, Any]:
+    """What a compiled network records about where it came from: names, task, genome, profile, input hashes."""
+    genome = inputs.genome
+    return dict(
+        name=genome.name, input_shape=genome.task.input_shape, classes=genome.task.classes,
+        genome=genome.to_json(), provenance=genome.provenance, tool_version=__version__,
         profile={"name": inputs.profile.name, "chip": inputs.profile.chip, "sha256": inputs.profile.sha256,
                  "contents": inputs.profile.raw},
         inputs={"genome": sha256_file(genome.source) if genome.source else None,
-                "weights": sha256_file(inputs.weights_path),
+                "weights": sha256_file(inputs.weights_path) if inputs.weights_path else None,
                 "calibration": inputs.calibration.sha256 if inputs.calibration is not None else None,
-                "profile": inputs.profile.sha256},
-        options={"saturate": saturate, "window_margin": margin, "steps_per_window": K},
-        tool_version=__version__, notes=[n.to_json() for n in q.notes],
-        quantization_error={k: round(v, 12) for k, v in q.weight_error.items()})
+                "profile": inputs.profile.sha256})
 
 
 def measure_headroom(net: CompiledNetwork, calib: Dataset | None, progress: bool = False

@@ -337,7 +337,6 @@ def _artifact_model(net, summary: dict[str, Any], source: Path):
         if isinstance(layer, (CubaLayer, RateReadoutLayer)):
             _rate_layer_node(b, net, layer, row, meta, common)
         elif isinstance(layer, (TtfsLayer, ReadoutLayer)):
-            inputs, names = [], []
             attrs: dict[str, Any] = dict(common, steps_per_window=K, shift=int(layer.shift),
                                          weight_bits=int(net.fmt.weight_bits),
                                          weight_exp=int(row.get("weight_exp", layer.shift - net.fmt.input_shift)),
@@ -345,18 +344,7 @@ def _artifact_model(net, summary: dict[str, Any], source: Path):
                                          synapse_kinds=[p.kind for p in layer.projections],
                                          delay_windows=[int(p.delay_windows) for p in layer.projections],
                                          genome_nodes=list(layer.nodes))
-            many = len(layer.projections) > 1
-            for i, p in enumerate(layer.projections):
-                suffix = f"_{i}" if many else ""
-                inputs += [p.source, b.initializer(f"{layer.id}.w{i}", _int_array(p.weight, net.fmt.weight_bits))]
-                names += [f"input{suffix}", f"weight{suffix}"]
-                if p.kind in ("conv2d", "avgpool2d"):
-                    attrs[f"kernel_shape{suffix}"] = list(p.kernel)
-                    attrs[f"strides{suffix}"] = list(p.stride)
-                    attrs[f"pads{suffix}"] = _pads(p.padding)
-            for var, value in (row.get("headroom_bits") or {}).items():
-                if value is not None:
-                    attrs[f"headroom_bits_{var}"] = float(value)
+            inputs, names = _synapse_inputs(b, net, layer, row, attrs)
             if "safe_for_all_inputs" in row:
                 attrs["safe_for_all_inputs"] = int(bool(row["safe_for_all_inputs"]))
             if isinstance(layer, TtfsLayer):
@@ -406,20 +394,18 @@ def _artifact_model(net, summary: dict[str, Any], source: Path):
     return b.model(net.name, doc, meta)
 
 
-def _rate_layer_node(b: "_Builder", net, layer, row: dict[str, Any], meta: dict[str, Any],
-                     common: dict[str, Any]) -> None:
-    """A rate population or readout: its integer synapses (dense tensors; composed sparse maps as their
-    non-zero values) and neuron registers, one input per projection with its delay."""
-    inputs, names = [], []
-    attrs: dict[str, Any] = dict(common, shift=int(layer.shift), weight_bits=int(net.fmt.weight_bits))
-    if layer.projections:
-        attrs.update(synapse_kinds=[p.kind for p in layer.projections], delays=[int(p.delay) for p in layer.projections])
-    many = len(layer.projections) > 1
+def _synapse_inputs(b: "_Builder", net, layer, row: dict[str, Any], attrs: dict[str, Any]
+                    ) -> tuple[list[str], list[str]]:
+    """A population's synapses as node inputs (source, integer weights) plus their geometry and headroom in
+    `attrs`. Composed sparse maps give their non-zero values; a backward edge (source not earlier: ONNX graphs
+    are acyclic) is listed in `recurrent_sources` instead of drawn."""
+    inputs: list[str] = []
+    names: list[str] = []
     order = [x.id for x in net.layers]
+    many = len(layer.projections) > 1
     for i, p in enumerate(layer.projections):
         suffix = f"_{i}" if many else ""
         if order.index(p.source) >= order.index(layer.id):
-            # a backward edge: ONNX graphs are acyclic, so it is listed as an attribute, not drawn
             attrs.setdefault("recurrent_sources", []).append(f"{p.source} (delay {p.delay})")
             continue
         w = p.weight.tocsr().data if p.kind == "sparse" else p.weight
@@ -432,6 +418,17 @@ def _rate_layer_node(b: "_Builder", net, layer, row: dict[str, Any], meta: dict[
     for var, value in (row.get("headroom_bits") or {}).items():
         if value is not None:
             attrs[f"headroom_bits_{var}"] = float(value)
+    return inputs, names
+
+
+def _rate_layer_node(b: "_Builder", net, layer, row: dict[str, Any], meta: dict[str, Any],
+                     common: dict[str, Any]) -> None:
+    """A rate population or readout: its integer synapses (dense tensors; composed sparse maps as their
+    non-zero values) and neuron registers, one input per projection with its delay."""
+    attrs: dict[str, Any] = dict(common, shift=int(layer.shift), weight_bits=int(net.fmt.weight_bits))
+    if layer.projections:
+        attrs.update(synapse_kinds=[p.kind for p in layer.projections], delays=[int(p.delay) for p in layer.projections])
+    inputs, names = _synapse_inputs(b, net, layer, row, attrs)
     if layer.kind == "cuba":
         inputs.append(b.initializer(f"{layer.id}.bias", _int_array(layer.bias_q)))
         names.append("bias")

@@ -44,9 +44,10 @@ import numpy as np
 
 from .. import __version__
 from ..compiled import CompiledNetwork
+from ..compiler import network_identity
 from ..errors import DeployError, OverflowReport
 from ..fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
-from ..io_utils import atomic_path, sha256_file
+from ..io_utils import atomic_path
 from ..network import Layer
 from ..rate.network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
 from ..quantize import QuantNote
@@ -266,21 +267,12 @@ def compile_for_netx(inputs, steps: int | None = None, progress: bool = False,
     except OverflowReport as exc:
         raise OverflowReport(exc.message, genome.source, exc.field) from None
     net = CompiledNetwork(
-        name=genome.name, steps=T, layers=q_layers, fmt=fmt, input_shape=genome.task.input_shape,
-        classes=genome.task.classes, windows={}, window_method="none (rate coding)",
-        genome=genome.to_json(), provenance=genome.provenance,
-        profile={"name": inputs.profile.name, "chip": inputs.profile.chip, "sha256": inputs.profile.sha256,
-                 "contents": inputs.profile.raw},
-        inputs={"genome": sha256_file(genome.source) if genome.source else None,
-                "weights": sha256_file(inputs.weights_path) if inputs.weights_path else None,
-                "calibration": inputs.calibration.sha256 if inputs.calibration is not None else None,
-                "profile": inputs.profile.sha256},
+        steps=T, layers=q_layers, fmt=fmt, windows={}, window_method="none (rate coding)",
         options={"saturate": False, "steps": T, "analog_maxpool": analog_maxpool, "quantized_for": "netx"},
-        tool_version=__version__,
         notes=lower_notes + notes + [{"layer": "*", "variable": "weights", "message":
                                       "quantized for netx: weights W << 6 with |W| <= 254, biases b << 6"}],
         quantization_error={k: round(v, 12) for k, v in errors.items()},
-        coding="rate", run_steps=run_length(q_layers, T))
+        coding="rate", run_steps=run_length(q_layers, T), **network_identity(inputs))
     headroom, overflows = measure_rate_headroom(net, inputs.calibration, progress)
     for layer_id, (var, peak) in overflows.items():
         raise OverflowReport(f"calibration data drives |{var}| to {peak}, beyond the 24-bit state limit "

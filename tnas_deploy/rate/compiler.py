@@ -11,12 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from ..compiled import CompiledNetwork
-from ..compiler import record_headroom
+from ..compiler import network_identity, record_headroom
 from ..errors import DeployError, OverflowReport
 from ..fixed_point import INT, RATE_INPUT_LEVELS, NumericFormat
-from ..io_utils import sha256_file
 from ..network import Layer
 from ..progress import progress_bar
 from .lowering import ANALOG_MAXPOOL_OPTIONS, lower_rate
@@ -60,19 +58,10 @@ def _network(inputs, layers: list[Layer], T: int, fmt: NumericFormat, saturate: 
     except OverflowReport as exc:
         raise OverflowReport(exc.message, genome.source, exc.field) from None
     return CompiledNetwork(
-        name=genome.name, steps=T, layers=q.layers, fmt=fmt, input_shape=genome.task.input_shape,
-        classes=genome.task.classes, windows={}, window_method="none (rate coding)",
-        genome=genome.to_json(), provenance=genome.provenance,
-        profile={"name": inputs.profile.name, "chip": inputs.profile.chip, "sha256": inputs.profile.sha256,
-                 "contents": inputs.profile.raw},
-        inputs={"genome": sha256_file(genome.source) if genome.source else None,
-                "weights": sha256_file(inputs.weights_path),
-                "calibration": inputs.calibration.sha256 if inputs.calibration is not None else None,
-                "profile": inputs.profile.sha256},
+        steps=T, layers=q.layers, fmt=fmt, windows={}, window_method="none (rate coding)",
         options={"saturate": saturate, "steps": T, "analog_maxpool": analog_maxpool},
-        tool_version=__version__, notes=[n.to_json() for n in q.notes],
-        quantization_error={k: round(v, 12) for k, v in q.weight_error.items()},
-        coding="rate", run_steps=run_length(q.layers, T))
+        notes=[n.to_json() for n in q.notes], quantization_error={k: round(v, 12) for k, v in q.weight_error.items()},
+        coding="rate", run_steps=run_length(q.layers, T), **network_identity(inputs))
 
 
 def rate_worst_case(net: CompiledNetwork, layer: CubaLayer | RateReadoutLayer) -> dict[str, int]:

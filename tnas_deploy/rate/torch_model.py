@@ -21,13 +21,13 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..genome import Genome
 from ..genome import nodes as N
+from ..torch_weights import NodeWeights
 from ..weights import Weights
 
 #: SpikingJelly's default ATan surrogate sharpness.
@@ -140,7 +140,7 @@ def run_length(genome: Genome) -> int:
 
 
 # -- the module ------------------------------------------------------------------------------------
-class RateSNN(nn.Module):
+class RateSNN(NodeWeights):
     """A rate-coded genome in float, stepped in chip time. Build it with `build_rate_snn`.
 
     A maxpool2d of analog values (its input is not a population) is evaluated within a step, as PyTorch's
@@ -287,24 +287,11 @@ class RateSNN(nn.Module):
 
     # -- weights ------------------------------------------------------------------------------------
     def load_weights(self, weights: Weights) -> "RateSNN":
+        """Load the tensors the model has; others (e.g. of nodes a genome no longer has) are skipped."""
         own = self.state_dict()
-        state = {f"layers.{nid}.{name}": torch.as_tensor(np.asarray(arr)).to(own[f"layers.{nid}.{name}"].dtype)
-                 for nid, tensors in weights.items() for name, arr in tensors.items()
-                 if f"layers.{nid}.{name}" in own}
-        for key in own:
-            if key.endswith("num_batches_tracked"):
-                state[key] = own[key]
-        self.load_state_dict(state, strict=True)
-        return self
-
-    def export_weights(self) -> Weights:
-        """{node id: {tensor name: array}} in PyTorch names and layouts, for `tnas_deploy.weights.save_weights`."""
-        out: Weights = {}
-        for key, value in self.state_dict().items():
-            _, node_id, name = key.split(".")
-            if name != "num_batches_tracked":
-                out.setdefault(node_id, {})[name] = value.detach().cpu().numpy()
-        return out
+        return super().load_weights({nid: {name: arr for name, arr in tensors.items()
+                                           if f"layers.{nid}.{name}" in own}
+                                     for nid, tensors in weights.items()})
 
 
 class _RunStatsMixin:
