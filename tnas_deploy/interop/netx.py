@@ -51,7 +51,7 @@ from ..io_utils import atomic_path
 from ..network import Layer
 from ..rate.network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
 from ..quantize import QuantNote
-from ..rate.quantize import abs_max_weight, decay_register, quantize_weight
+from ..rate.quantize import abs_max_weight, decay_register, quantize_weight, require_bias_in_v
 
 #: Lava's LIF left-shifts synaptic input, bias (netx: bias_exp = 6) and threshold by this.
 ACT_SHIFT = 6
@@ -199,10 +199,7 @@ def quantize_for_netx(layers: list[Layer], fmt: NumericFormat) -> tuple[list[Lay
             out.append(_cuba(layer, projs, du=DECAY_UNITY, dv=DECAY_UNITY, threshold=0,
                              bias_q=np.zeros(layer.shape, dtype=INT), scale=float(1 << ACT_SHIFT)))
         elif isinstance(layer, CubaLayer):
-            if layer.current_leak > 0 and np.any(layer.bias != 0):
-                raise OverflowReport("a neuron with tau_current keeps its bias in the current u, but Loihi adds the "
-                                     "bias to v: it has no exact realisation; remove tau_current or the bias",
-                                     None, f"layer {layer.id}: bias")
+            require_bias_in_v(layer)
             wmax = max((abs_max_weight(p) * per_payload(p) for p in layer.projections), default=0.0)
             theta = layer.threshold_float
             scale = _scale(wmax, float(np.max(np.abs(layer.bias), initial=0.0)), top * (1 << ACT_SHIFT) / theta)

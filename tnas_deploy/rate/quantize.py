@@ -92,6 +92,14 @@ def decay_register(keep: float, layer: str, variable: str, notes: list[QuantNote
     return d
 
 
+def require_bias_in_v(layer: CubaLayer) -> None:
+    """A neuron with tau_current keeps its bias in the current u, but Loihi adds the bias to v: refuse it."""
+    if layer.current_leak > 0 and np.any(layer.bias != 0):
+        raise OverflowReport("a neuron with tau_current keeps its bias in the current u, but Loihi adds the "
+                             "bias to v: it has no exact realisation; remove tau_current or the bias",
+                             None, f"layer {layer.id}: bias")
+
+
 def _bias_register(values: np.ndarray, fmt: NumericFormat, layer: str, saturate: bool, notes: list[QuantNote]
                    ) -> np.ndarray:
     """Round real state-unit biases to mantissa << exponent, with one exponent for the population."""
@@ -137,10 +145,7 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
             out.append(_copy(layer, projs, shift=fmt.shift_min, du=DECAY_UNITY, dv=DECAY_UNITY, threshold=0,
                              bias_q=np.zeros(layer.shape, dtype=INT), scale=1.0))
         elif isinstance(layer, CubaLayer):
-            if layer.current_leak > 0 and np.any(layer.bias != 0):
-                raise OverflowReport("a neuron with tau_current keeps its bias in the current u, but Loihi adds the "
-                                     "bias to v: it has no exact realisation; remove tau_current or the bias",
-                                     None, f"layer {layer.id}: bias")
+            require_bias_in_v(layer)
             wmax = max((abs_max_weight(p) * per_payload(p) for p in layer.projections), default=0.0)
             theta = layer.threshold_float
             s_max = fmt.shift_max
