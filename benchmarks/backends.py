@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from tnas_deploy.compiler import compile_files  # noqa: E402
 from tnas_deploy.data import load_dataset  # noqa: E402
-from tnas_deploy.lava_backend.runner import run_lava  # noqa: E402
-from tnas_deploy.lava_backend.schedule import make_schedule  # noqa: E402
-from tnas_deploy.refsim import simulate  # noqa: E402
+from tnas_deploy.runner import run_lava  # noqa: E402
+from tnas_deploy.schemes.ttfs.lava.schedule import make_schedule  # noqa: E402
+from tnas_deploy.runner import simulate  # noqa: E402
 from tnas_deploy.verify import compare, result_dict  # noqa: E402
 
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from tnas_deploy.artifact import save_artifact  # noqa: E402  (imports are not part of the timing)
 from tnas_deploy.compiler import compile_files  # noqa: E402
 from tnas_deploy.data import load_dataset  # noqa: E402
-from tnas_deploy.refsim import simulate  # noqa: E402
+from tnas_deploy.runner import simulate  # noqa: E402
 
 MODELS = {
     "digits_ttfs": ("models/digits_ttfs.json", "models/digits_calib.npz"),

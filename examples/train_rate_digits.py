@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from tnas_deploy.genome import genome_from_json, load_genome  # noqa: E402
 from tnas_deploy.io_utils import write_text_atomic  # noqa: E402
-from tnas_deploy.rate.torch_model import RateSNN, build_rate_snn  # noqa: E402
+from tnas_deploy.schemes.rate.torch_model import RateSNN, build_rate_snn  # noqa: E402
 from tnas_deploy.weights import Weights, expected_shapes, load_weights, save_weights  # noqa: E402
 from train_digits import SEED, digits_splits  # noqa: E402  (same seed and split as models/digits_ttfs)
 

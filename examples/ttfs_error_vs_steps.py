@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 from tnas_deploy.ann import ann_activations  # noqa: E402
 from tnas_deploy.data import load_dataset  # noqa: E402
 from tnas_deploy.genome import load_genome  # noqa: E402
-from tnas_deploy.lowering import lower  # noqa: E402
-from tnas_deploy.ttfs import calibrate_windows, error_bound, forward_float, simulate_float  # noqa: E402
+from tnas_deploy.schemes.ttfs.lowering import lower  # noqa: E402
+from tnas_deploy.schemes.ttfs.mapping import calibrate_windows, error_bound, forward_float, simulate_float  # noqa: E402
 from tnas_deploy.weights import load_weights  # noqa: E402
 
 STEPS = (8, 32, 256, 4096)

@@ -341,7 +341,7 @@ def test_compile_with_state_dict_weights_matches_hdf5(project, capsys):
 
 def test_run_writes_predictions_and_accuracy(project, capsys):
     from tnas_deploy.artifact import load_artifact
-    from tnas_deploy.refsim import simulate
+    from tnas_deploy.runner import simulate
     assert main(compile_args(project)) == 0
     capsys.readouterr()
     result = project.dir / "results" / "r.npz"

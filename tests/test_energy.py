@@ -6,15 +6,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tnas_deploy.compiler import CompileInputs, compile_network
-from tnas_deploy.data import Dataset
-from tnas_deploy.energy.activity import measure_activity, neurobench_metrics
+from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.compiler import compile_network
+from tnas_deploy.dataset import Dataset
+from tnas_deploy.energy.activity import neurobench_metrics
+from tnas_deploy.schemes import scheme_for
 from tnas_deploy.energy.baseline import ann_operations, estimate_baseline
 from tnas_deploy.energy.mapping import fan_limits, place
 from tnas_deploy.energy.model import estimate
 from tnas_deploy.errors import DeployError
 from tnas_deploy.profiles import load_profile
-from tnas_deploy.refsim import simulate
+from tnas_deploy.runner import simulate
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 #: made-up, hand-computable numbers (shaped like Loihi 1's); shared with tests/test_report.py
@@ -43,21 +45,21 @@ def tiny(mlp_genome):
 
 def test_activity_counts_by_hand(tiny) -> None:
     _, net, result = tiny
-    act = measure_activity(net, result)
-    assert net.total_steps == 16                       # input window 0, h fires in window 1, readout reads then
+    act = scheme_for(net).measure_activity(net, result)
+    assert scheme_for(net).total_steps(net) == 16                       # input window 0, h fires in window 1, readout reads then
     h, out = act["h"], act["out"]
     assert h.spikes == 1 and h.synaptic_events == 1     # one input spike, fan-out 1
     assert h.active_updates == 16 and h.idle_updates == 0   # integrate (steps 0-7) + fire (8-15)
     assert out.synaptic_events == 2                     # h's spike reaches both outputs
     assert out.active_updates == 16 and out.idle_updates == 16   # 2 neurons x 8 steps active, 8 idle
-    m = neurobench_metrics(net, result, act)
+    m = neurobench_metrics(net, result, act, scheme_for(net).total_steps(net))
     assert m["effective_synaptic_ops"] == 3 and m["activation_sparsity"] == 0.0
 
 
 def test_energy_and_latency_by_hand(tiny, tmp_path) -> None:
     _, net, result = tiny
     chip = _profile(tmp_path, CHIP)
-    act = measure_activity(net, result)
+    act = scheme_for(net).measure_activity(net, result)
     placement = place(net, act, chip, *fan_limits(net))
     assert placement.fits and placement.cores_used == 2 and placement.mean_hops("h", "out") == 1.0
     est = estimate(act, placement, chip)
@@ -83,7 +85,7 @@ def test_unknown_numbers_stay_unknown(tiny, tmp_path) -> None:
     text = CHIP.replace('static_power_mw = { value = 20, estimate = "test" }\n', "").replace(
         'barrier_ns = { value = 300, estimate = "test" }\n', "")
     chip = _profile(tmp_path, text)
-    act = measure_activity(net, result)
+    act = scheme_for(net).measure_activity(net, result)
     est = estimate(act, place(net, act, chip, *fan_limits(net)), chip)
     assert est.dynamic_pj is not None
     assert est.latency_ns is None and est.static_pj is None and est.total_pj is None
@@ -104,7 +106,7 @@ def test_ann_baseline_by_hand(tiny, tmp_path) -> None:
 
 def test_does_not_fit_names_the_limit_and_the_excess(tiny, tmp_path) -> None:
     _, net, result = tiny
-    act = measure_activity(net, result)
+    act = scheme_for(net).measure_activity(net, result)
     small = CHIP.replace("cores = { value = 128", "cores = { value = 1").replace(
         "max_fan_out = { value = 4096", "max_fan_out = { value = 1")
     placement = place(net, act, _profile(tmp_path, small), *fan_limits(net))
@@ -115,7 +117,7 @@ def test_does_not_fit_names_the_limit_and_the_excess(tiny, tmp_path) -> None:
 
 def test_memory_limited_layer_takes_more_cores(tiny, tmp_path) -> None:
     _, net, result = tiny
-    act = measure_activity(net, result)
+    act = scheme_for(net).measure_activity(net, result)
     # the readout has 2 synapses of 8 bits = 16 bits; with 8 bits per core it needs 2 cores
     placement = place(net, act, _profile(tmp_path, CHIP.replace("value = 1048576", "value = 8")), *fan_limits(net))
     assert placement.layers["out"].cores == 2 and placement.layers["out"].limited_by == "synapse_memory_bits_per_core"
@@ -152,7 +154,7 @@ def test_nonzero_fan_out_matches_the_explicit_synapse_matrix():
     """Effective synaptic events count only non-zero weights; computed without building big matrices."""
     from scipy import sparse
 
-    from tnas_deploy.network import Projection
+    from tnas_deploy.projection import Projection
     rng = np.random.default_rng(0)
     cases = [
         ("conv2d", rng.integers(-2, 3, (5, 3, 3, 3)), (3, 7, 6), (5, 4, 3),

@@ -386,7 +386,7 @@ def test_cli_run_on_event_files(tmp_path, monkeypatch, capsys):
     from tnas_deploy.artifact import load_artifact
     from tnas_deploy.cli import main
     from tnas_deploy.genome import genome_from_json
-    from tnas_deploy.refsim import simulate
+    from tnas_deploy.runner import simulate
     from tnas_deploy.weights import save_weights
 
     monkeypatch.chdir(tmp_path)

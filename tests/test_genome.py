@@ -212,7 +212,7 @@ def test_recurrent_edge_round_trips_and_compiler_rejects_it(tmp_path):
     again = genome_from_json(dumped)
     assert again == g and again.dumps() == g.dumps()
 
-    from tnas_deploy.lowering import lower
+    from tnas_deploy.schemes.ttfs.lowering import lower
     with pytest.raises(DeployError) as info:
         lower(g, {})
     msg = str(info.value)

@@ -159,7 +159,7 @@ def test_version_1_add_still_needs_two_forward_inputs(tmp_path):
 
 
 def test_version_2_ttfs_genome_behaves_like_version_1():
-    from tnas_deploy.lowering import lower
+    from tnas_deploy.schemes.ttfs.lowering import lower
 
     g1, g2 = genome_from_json(ttfs_genome(1)), genome_from_json(ttfs_genome(2))
     assert g2.version == 2 and g2.coding == "ttfs" and g2.steps is None

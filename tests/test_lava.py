@@ -18,14 +18,19 @@ from hypothesis import strategies as st
 
 from tnas_deploy.artifact import save_artifact
 from tnas_deploy.cli import main
-from tnas_deploy.compiler import CompileInputs, compile_files, compile_network
-from tnas_deploy.data import Dataset, load_dataset
-from tnas_deploy.lava_backend import loihi2_available, models
-from tnas_deploy.lava_backend.runner import BackendError, run_lava
-from tnas_deploy.lava_backend.schedule import make_schedule
+from tnas_deploy.schemes import CompileOptions
+from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.compiler import compile_files, compile_network
+from tnas_deploy.dataset import Dataset
+from tnas_deploy.data import load_dataset
+from tnas_deploy.lava_runtime import loihi2_available
+from tnas_deploy.schemes.ttfs.lava import models
+from tnas_deploy.errors import BackendError
+from tnas_deploy.runner import run_lava
+from tnas_deploy.schemes.ttfs.lava.schedule import make_schedule
 from tnas_deploy.profiles import load_profile
 from tnas_deploy.random_genome import random_genome, random_inputs
-from tnas_deploy.refsim import simulate
+from tnas_deploy.schemes.ttfs.refsim import simulate
 from tnas_deploy.verify import compare, result_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +75,7 @@ def test_random_genomes_bit_exact_on_lava(seed: int) -> None:
     genome, weights = random_genome(seed)
     x = random_inputs(genome, 6, seed)
     net = compile_network(CompileInputs(genome, weights, Path(__file__), load_profile("loihi2"),
-                                        Dataset(x, None, None, None)), saturate=True)
+                                        Dataset(x, None, None, None)), CompileOptions(saturate=True))
     _assert_bit_exact(net, x[:3])
 
 

@@ -14,17 +14,21 @@ import pytest
 
 from tnas_deploy.artifact import save_artifact
 from tnas_deploy.cli import main
+from tnas_deploy.schemes import CompileOptions
 from tnas_deploy.compiled import CompiledNetwork
-from tnas_deploy.compiler import CompileInputs, compile_network
-from tnas_deploy.data import Dataset, save_dataset
+from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.compiler import compile_network
+from tnas_deploy.dataset import Dataset
+from tnas_deploy.data import save_dataset
 from tnas_deploy.errors import DeployError
 from tnas_deploy.genome import genome_from_json
-from tnas_deploy.lava_backend.rate_runner import rate_synapses
-from tnas_deploy.lava_backend.runner import run_lava
+from tnas_deploy.schemes.rate.lava.runner import rate_synapses
+from tnas_deploy.runner import run_lava
 from tnas_deploy.profiles import load_profile
 from tnas_deploy.random_genome import random_weights
-from tnas_deploy.rate.network import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
-from tnas_deploy.refsim import SimResult, simulate
+from tnas_deploy.schemes.rate.layers import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
+from tnas_deploy.result import SimResult
+from tnas_deploy.runner import simulate
 from tnas_deploy.verify import compare, result_dict
 
 
@@ -42,7 +46,7 @@ def _compile(nodes: list[dict], input_shape: tuple[int, ...], x: np.ndarray, ste
         if "weight" in tensors and tensors["weight"].ndim >= 2:
             tensors["weight"] = tensors["weight"] * gain
     net = compile_network(CompileInputs(genome, weights, Path(__file__), load_profile("loihi2"),
-                                        Dataset(x, None, None, None)), saturate=True)
+                                        Dataset(x, None, None, None)), CompileOptions(saturate=True))
     assert net.coding == "rate"
     return net
 

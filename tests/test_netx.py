@@ -13,14 +13,16 @@ import pytest
 
 from tnas_deploy.artifact import save_artifact
 from tnas_deploy.cli import main
-from tnas_deploy.compiler import CompileInputs, compile_network, load_inputs
+from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.compiler import compile_network, load_inputs
 from tnas_deploy.genome import genome_from_json, load_genome
-from tnas_deploy.interop.netx import compile_for_netx, dense_effect, export_netx, netx_blocks, run_netx
+from tnas_deploy.schemes.rate.netx import compile_for_netx, dense_effect, export_netx, netx_blocks
+from tnas_deploy.schemes.rate.netx_run import run_netx
 from tnas_deploy.interop.netx_import import import_netx
 from tnas_deploy.profiles import load_profile
-from tnas_deploy.rate.network import CubaLayer
-from tnas_deploy.rate.refsim import input_payload
-from tnas_deploy.refsim import simulate
+from tnas_deploy.schemes.rate.layers import CubaLayer
+from tnas_deploy.schemes.rate.refsim import input_payload
+from tnas_deploy.runner import simulate
 from tnas_deploy.summary import summarize
 from tnas_deploy.weights import check_weights, expected_shapes, save_weights
 

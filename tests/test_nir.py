@@ -13,7 +13,7 @@ import torch
 from tnas_deploy.ann import ann_activations
 from tnas_deploy.cli import main
 from tnas_deploy.genome import load_genome
-from tnas_deploy.interop.nir_export import EXTENSION
+from tnas_deploy.interop.nir_common import EXTENSION
 from tnas_deploy.random_genome import random_genome, random_inputs
 from tnas_deploy.weights import load_weights, save_weights
 

@@ -13,13 +13,15 @@ import pytest
 import torch
 
 from tnas_deploy.cli import main
-from tnas_deploy.compiler import CompileInputs, compile_network
+from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.compiler import compile_network
 from tnas_deploy.genome import genome_from_json, load_genome
-from tnas_deploy.interop.nir_export import RATE_EXTENSION, rate_genome_to_nir
+from tnas_deploy.interop.nir_common import RATE_EXTENSION
+from tnas_deploy.schemes.rate.nir import rate_genome_to_nir
 from tnas_deploy.interop.nir_import import graph_to_genome
 from tnas_deploy.profiles import load_profile
-from tnas_deploy.rate.torch_model import build_rate_snn
-from tnas_deploy.refsim import simulate
+from tnas_deploy.schemes.rate.torch_model import build_rate_snn
+from tnas_deploy.runner import simulate
 from tnas_deploy.weights import check_weights, expected_shapes, save_weights
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,23 +10,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tnas_deploy.artifact import load_artifact, save_artifact
-from tnas_deploy.compiler import CompileInputs, compile_network
-from tnas_deploy.data import Dataset
+from tnas_deploy.schemes import CompileOptions
+from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.compiler import compile_network
+from tnas_deploy.dataset import Dataset
 from tnas_deploy.errors import OverflowReport
 from tnas_deploy.fixed_point import bias_representable
-from tnas_deploy.lowering import lower
-from tnas_deploy.network import ReadoutLayer, TtfsLayer
+from tnas_deploy.schemes.ttfs.lowering import lower
+from tnas_deploy.schemes.ttfs.layers import ReadoutLayer, TtfsLayer
 from tnas_deploy.profiles import load_profile
 from tnas_deploy.random_genome import random_genome, random_inputs
-from tnas_deploy.refsim import simulate
+from tnas_deploy.schemes.ttfs.refsim import simulate
 from tnas_deploy.summary import summarize
-from tnas_deploy.ttfs import calibrate_windows, simulate_float
+from tnas_deploy.schemes.ttfs.mapping import calibrate_windows, simulate_float
 
 PROFILE = load_profile("loihi2")
 
 
 def _compile(genome, weights, x, **kw):
-    return compile_network(CompileInputs(genome, weights, Path(__file__), PROFILE, Dataset(x, None, None, None)), **kw)
+    return compile_network(CompileInputs(genome, weights, Path(__file__), PROFILE, Dataset(x, None, None, None)), CompileOptions(**kw))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -127,7 +129,7 @@ def test_windows_without_calibration_are_a_proven_bound() -> None:
     windows = calibrate_windows(layers, None, margin=1.5)
     assert windows.method == "interval-bound"
     x = np.random.default_rng(0).random((200, *genome.task.input_shape))
-    from tnas_deploy.ttfs import forward_float
+    from tnas_deploy.schemes.ttfs.mapping import forward_float
     values = forward_float(layers, np.concatenate([x, np.ones((1, *x.shape[1:]))]))
     for layer_id, length in windows.length.items():
         assert values[layer_id].max() <= length + 1e-12

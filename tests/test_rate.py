@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 
 from tnas_deploy.artifact import load_artifact, save_artifact
+from tnas_deploy.schemes import CompileOptions
 from tnas_deploy.compiler import compile_network, load_inputs
 from tnas_deploy.data import save_dataset
 from tnas_deploy.errors import DeployError, OverflowReport
 from tnas_deploy.fixed_point import CubaParams, cuba_step, decay, encode_rate_input
 from tnas_deploy.genome import load_genome
-from tnas_deploy.rate.lowering import lower_rate
-from tnas_deploy.rate.network import CubaLayer
-from tnas_deploy.rate.refsim import simulate_rate
-from tnas_deploy.refsim import simulate
+from tnas_deploy.schemes.rate.lowering import lower_rate
+from tnas_deploy.schemes.rate.layers import CubaLayer
+from tnas_deploy.schemes.rate.refsim import simulate_rate
+from tnas_deploy.runner import simulate
 from tnas_deploy.summary import summarize
 from tnas_deploy.weights import expected_shapes, save_weights
 
@@ -97,7 +98,7 @@ def _write(tmp: Path, genome: dict, seed: int = 0, scale: float = 0.6, samples: 
 def _compile(tmp: Path, genome: dict, calibration: bool = True, **kw):
     g, w, cal = _write(tmp, genome)
     inputs = load_inputs(g, w, "loihi2", cal if calibration else None)
-    return inputs, compile_network(inputs, **kw)
+    return inputs, compile_network(inputs, CompileOptions(**kw))
 
 
 def test_lowering_composes_batchnorm_pooling_and_the_recurrent_delay(tmp_path):
@@ -208,7 +209,7 @@ def test_overflow_names_the_layer_and_saturate_clips(tmp_path):
     with pytest.raises(OverflowReport) as err:
         compile_network(inputs)
     assert "layer h" in str(err.value) and "12-bit state" in str(err.value) and "--saturate" in str(err.value)
-    net = compile_network(inputs, saturate=True)
+    net = compile_network(inputs, CompileOptions(saturate=True))
     assert any(n["layer"] == "h" and n["message"].startswith("saturated") for n in net.notes)
     assert simulate(net, inputs.calibration.x).saturated["h"]
 
@@ -279,7 +280,7 @@ def test_lowered_network_equals_the_graph_model_users_train(tmp_path, nodes):
     lowered float network gives the same spikes and logits as the torch model built from the genome graph."""
     import torch
 
-    from tnas_deploy.rate.torch_model import build_rate_snn, run_length
+    from tnas_deploy.schemes.rate.torch_model import build_rate_snn, run_length
     g, w, _ = _write(tmp_path, _genome(nodes, steps=5))
     inputs = load_inputs(g, w, "loihi2", None)
     layers, _ = lower_rate(inputs.genome, inputs.weights)
@@ -369,7 +370,7 @@ def test_options_of_the_other_coding_are_refused(tmp_path):
     g, w, cal = _write(tmp_path, _genome(CNN))
     inputs = load_inputs(g, w, "loihi2", cal)
     with pytest.raises(DeployError) as err:
-        compile_network(inputs, margin=2.0)
+        compile_network(inputs, CompileOptions(margin=2.0))
     assert "--margin" in str(err.value) and "TTFS genomes only" in str(err.value)
 
 

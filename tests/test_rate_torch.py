@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from tnas_deploy.genome import Genome, genome_from_json, load_genome
-from tnas_deploy.rate.torch_model import (NeuronParams, NeuronState, build_rate_snn, neuron_step,
-                                          population_ids, run_length, spike)
+from tnas_deploy.schemes.rate.torch_model import (NeuronParams, NeuronState, build_rate_snn, neuron_step,
+                                                  population_ids, run_length, spike)
 from tnas_deploy.weights import expected_shapes, load_weights
 
 MODELS = Path(__file__).resolve().parent.parent / "models"

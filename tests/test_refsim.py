@@ -7,12 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tnas_deploy.compiler import CompileInputs, compile_network
-from tnas_deploy.data import Dataset
-from tnas_deploy.network import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
+from tnas_deploy.schemes import CompileOptions
+from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.compiler import compile_network
+from tnas_deploy.dataset import Dataset
+from tnas_deploy.schemes.ttfs.layers import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from tnas_deploy.profiles import load_profile
 from tnas_deploy.random_genome import random_genome, random_inputs
-from tnas_deploy.refsim import simulate
+from tnas_deploy.schemes.ttfs.refsim import simulate
 
 
 def compile_random(seed: int, n: int = 10, saturate: bool = False):
@@ -20,7 +22,7 @@ def compile_random(seed: int, n: int = 10, saturate: bool = False):
     x = random_inputs(genome, n, seed)
     calib = Dataset(x, None, None, None)
     net = compile_network(CompileInputs(genome, weights, _fake_path(), load_profile("loihi2"), calib),
-                          saturate=saturate)
+                          CompileOptions(saturate=saturate))
     return net, x
 
 
@@ -180,7 +182,7 @@ def test_saturation_is_clipping_and_reported(mlp_genome) -> None:
 
 
 def test_headroom_measurement_reports_calibration_overflow(mlp_genome) -> None:
-    from tnas_deploy.compiler import measure_headroom
+    from tnas_deploy.schemes.ttfs.compile import measure_headroom
     genome, weights = _tiny(mlp_genome, 0.0, 1.0)
     x = np.ones((1, 2))
     inputs = CompileInputs(genome, weights, _fake_path(), load_profile("loihi2"), Dataset(x, None, None, None))

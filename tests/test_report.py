@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 from tnas_deploy.artifact import save_artifact
-from tnas_deploy.compiler import CompileInputs, compile_network
-from tnas_deploy.data import Dataset, save_dataset
+from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.compiler import compile_network
+from tnas_deploy.dataset import Dataset
+from tnas_deploy.data import save_dataset
 from tnas_deploy.energy.bench import run_bench
 from tnas_deploy.energy.report import fmt_num, write_reports
 from tnas_deploy.genome import genome_from_json

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tnas_deploy.ann import ann_activations, build_ann
-from tnas_deploy.lowering import lower
-from tnas_deploy.network import Projection
+from tnas_deploy.schemes.ttfs.lowering import lower
+from tnas_deploy.projection import Projection
 from tnas_deploy.random_genome import random_genome, random_inputs
-from tnas_deploy.ttfs import calibrate_windows, error_bound, forward_float, simulate_float
+from tnas_deploy.schemes.ttfs.mapping import calibrate_windows, error_bound, forward_float, simulate_float
 
 TOLERANCE = 1e-5
 FLOAT_SLACK = 1e-9     # float64 rounding in the event-time arithmetic

@@ -25,7 +25,7 @@ from tnas_deploy.cli import main
 from tnas_deploy.compiler import compile_files
 from tnas_deploy.genome import load_genome
 from tnas_deploy.interop.netron_view import DOMAIN, OPSET, serve, stop, write_view
-from tnas_deploy.network import InputLayer, ReadoutLayer, TtfsLayer
+from tnas_deploy.schemes.ttfs.layers import InputLayer, ReadoutLayer, TtfsLayer
 
 ROOT = Path(__file__).resolve().parents[1]
 GENOME = ROOT / "models" / "digits_ttfs.json"

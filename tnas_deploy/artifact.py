@@ -21,8 +21,10 @@ from .compiled import CompiledNetwork
 from .errors import DeployError
 from .fixed_point import NumericFormat
 from .io_utils import atomic_path
-from .rate.network import RATE_LAYER_TYPES, CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
-from .network import LAYER_TYPES, ConcatLayer, FlattenLayer, Layer, MaxPoolLayer, Projection, ReadoutLayer, TtfsLayer
+from .schemes.rate.layers import RATE_LAYER_TYPES, CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
+from .schemes.ttfs.layers import LAYER_TYPES, ConcatLayer, FlattenLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
+from .layers import Layer
+from .projection import Projection
 
 FORMAT = "tnas-artifact"
 FORMAT_VERSION = 1

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .dataset import Dataset
 from .errors import DeployError
 from .io_utils import sha256_file
-
-
-@dataclass(frozen=True)
-class Dataset:
-    x: np.ndarray               # (N, *input_shape) float64 in [0, 1]
-    y: np.ndarray | None        # (N,) int64 class indices, or None
-    path: Path | None
-    sha256: str | None
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def head(self, n: int | None) -> "Dataset":
-        if n is None:
-            return self
-        if n < 1:   # x[:0] is empty and x[:-5] silently drops the last samples
-            raise DeployError(f"expected a number of samples >= 1, got {n}", None, "--samples")
-        return Dataset(self.x[:n], None if self.y is None else self.y[:n], self.path, self.sha256)
 
 
 def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int | None = None,

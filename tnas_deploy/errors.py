@@ -24,3 +24,7 @@ class DeployError(Exception):
 
 class OverflowReport(DeployError):
     """A fixed-point quantity does not fit its format (raised at compile time, never wrapped silently)."""
+
+
+class BackendError(DeployError):
+    """The backend failed while running (time-out, crashed worker); the CLI exits with 3."""

@@ -27,7 +27,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .data import Dataset
+from .dataset import Dataset
 from .errors import DeployError
 from .io_utils import sha256_file
 

@@ -13,15 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from .ann import ann_activations
 from .compiler import compile_network, load_inputs
-from .data import load_dataset
-from .lowering import lower
-from .refsim import simulate
+from .schemes import scheme_for, scheme_named
 from .summary import summarize
-from .ttfs import calibrate_windows, simulate_float
 
 
 def measure_card(genome_path: str | Path, calibration: str | Path, test: str | Path | None,
@@ -32,10 +27,9 @@ def measure_card(genome_path: str | Path, calibration: str | Path, test: str | P
     net = compile_network(inputs)
     summary = summarize(net)
     eval_path = Path(test) if test is not None else Path(calibration)
-    data = load_dataset(eval_path, genome.task.input_shape, len(genome.task.classes),
-                        rate_steps=genome.steps if genome.coding == "rate" else None,
-                        rate_values=genome.rate_input or "intensity")
-    ref = simulate(net, data.x)
+    scheme = scheme_for(genome)
+    data = scheme.load_data(eval_path, genome)
+    ref = scheme.simulate(net, data.x)
     card: dict[str, Any] = {
         "model": genome.name,
         "genome": genome_path.name,
@@ -44,10 +38,8 @@ def measure_card(genome_path: str | Path, calibration: str | Path, test: str | P
         "description": genome.description,
         "provenance": genome.provenance,
         "structure": {"profile": profile, "coding": genome.coding, "neurons": summary["neurons"],
-                      "synapses": summary["synapses"], "steps_per_window": net.steps, "total_steps": net.total_steps,
-                      "ttfs_layers" if genome.coding == "ttfs" else "populations":
-                          len(net.ttfs_layers) if genome.coding == "ttfs" else
-                          sum(1 for layer in net.layers if layer.kind == "cuba")},
+                      "synapses": summary["synapses"], "steps_per_window": net.steps,
+                      "total_steps": scheme.total_steps(net), **scheme.card_structure(net)},
         "data": {"calibration": Path(calibration).name, "evaluation": eval_path.name},
         "activity": {"samples": len(data), "spikes_per_sample": round(float(sum(
             c["spikes"].mean() for k, c in ref.counts.items() if k != net.layers[0].id)), 3),
@@ -58,40 +50,8 @@ def measure_card(genome_path: str | Path, calibration: str | Path, test: str | P
         card["accuracy"] = None
         card["accuracy_note"] = "no labels: the evaluation data is synthetic and the weights are untrained"
         return card
-    if genome.coding == "rate":
-        card["accuracy"] = _rate_accuracy(genome, inputs.weights, net, data, ref)
-        return card
-    ann = ann_activations(genome, inputs.weights, data.x)[genome.readout.id]
-    layers = lower(genome, inputs.weights)
-    windows = calibrate_windows(layers, inputs.calibration.x if inputs.calibration else None, genome.time.window_margin)
-    ttfs = simulate_float(layers, windows, data.x, genome.time.steps_per_window).logits
-
-    def acc(pred: np.ndarray) -> float:
-        return round(float((pred == data.y).mean()), 6)
-
-    card["accuracy"] = {"float_ann": acc(ann.argmax(1)), "float_ttfs": acc(ttfs.argmax(1)),
-                        "quantized_reference": acc(ref.predictions), "test_samples": len(data)}
+    card["accuracy"] = scheme.card_accuracy(inputs, net, data, ref)
     return card
-
-
-def _rate_accuracy(genome, weights, net, data, ref) -> dict[str, Any]:
-    import torch
-
-    from .rate.torch_model import build_rate_snn
-    from .runner import run_backend
-    from .verify import compare, result_dict
-
-    model = build_rate_snn(genome, weights).double().eval()
-    with torch.no_grad():
-        float_logits = model(torch.as_tensor(data.x, dtype=torch.float64)).numpy()
-    lava, _ = run_backend(net, data.x, "lava", progress=False)
-    comparison = compare(result_dict(ref), result_dict(lava), [layer.id for layer in net.layers])
-
-    def acc(pred: np.ndarray) -> float:
-        return round(float((pred == data.y).mean()), 6)
-
-    return {"float_snn": acc(float_logits.argmax(1)), "quantized_reference": acc(ref.predictions),
-            "lava": acc(lava.predictions), "lava_bit_exact": comparison.bit_exact, "test_samples": len(data)}
 
 
 def render_readme(cards: list[dict[str, Any]]) -> str:
@@ -100,9 +60,7 @@ def render_readme(cards: list[dict[str, Any]]) -> str:
              "Each model's full card is `<name>.card.json` beside its genome.", ""]
     for card in cards:
         s = card["structure"]
-        rate = s.get("coding") == "rate"
-        shape = (f"{s['populations']} rate populations, {s['steps_per_window']} input steps" if rate else
-                 f"{s['ttfs_layers']} TTFS layers, {s['steps_per_window']} steps per window")
+        shape = scheme_named(s["coding"]).card_shape(s)
         lines += [f"## {card['model']}", "", card["description"] or "", "",
                   f"- weights: `{card['weights']}` (**{card['weights_status']}**)",
                   f"- structure on {s['profile']}: {s['neurons']:,} neurons, {s['synapses']:,} synapses, "
@@ -113,20 +71,9 @@ def render_readme(cards: list[dict[str, Any]]) -> str:
         acc = card["accuracy"]
         if acc is None:
             lines += [f"- accuracy: none ({card['accuracy_note']})"]
-        elif rate:
-            lines += ["", f"| stage | accuracy on {acc['test_samples']} held-out samples |", "| --- | --- |",
-                      f"| float SNN (the trained torch model, {s['steps_per_window']} steps) | "
-                      f"{acc['float_snn'] * 100:.2f} % |",
-                      f"| quantized, reference simulator ({s['profile']}, 8-bit weights) | "
-                      f"{acc['quantized_reference'] * 100:.2f} % |",
-                      f"| Lava CPU simulator (fixed_pt) | {acc['lava'] * 100:.2f} % "
-                      f"({'bit-exact with the reference' if acc['lava_bit_exact'] else 'NOT bit-exact'}) |"]
         else:
             lines += ["", f"| stage | accuracy on {acc['test_samples']} held-out samples |", "| --- | --- |",
-                      f"| float ANN (ReLU counterpart) | {acc['float_ann'] * 100:.2f} % |",
-                      f"| float TTFS ({s['steps_per_window']} steps per window) | {acc['float_ttfs'] * 100:.2f} % |",
-                      f"| quantized, reference simulator ({s['profile']}, 8-bit weights) | "
-                      f"{acc['quantized_reference'] * 100:.2f} % |"]
+                      *scheme_named(s["coding"]).card_accuracy_rows(s, acc)]
         lines.append("")
     return "\n".join(lines)
 

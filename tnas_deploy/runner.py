@@ -2,16 +2,31 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from . import __version__
 from .compiled import CompiledNetwork
-from .data import Dataset
+from .dataset import Dataset
 from .errors import DeployError
 from .io_utils import atomic_path
 from .progress import progress_bar
-from .refsim import SimResult, simulate
+from .lava_runtime.session import LavaTiming
+from .result import SimResult
+from .schemes import scheme_for
+
+
+def simulate(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int], None] | None = None,
+             track_peaks: bool = False) -> SimResult:
+    """The integer reference simulator of the network's coding scheme (the bit-exact expectation)."""
+    return scheme_for(net).simulate(net, x, progress=progress, track_peaks=track_peaks)
+
+
+def run_lava(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int], None] | None = None,
+             timeout: float | None = None, hardware: bool = False) -> tuple[SimResult, LavaTiming]:
+    """One guarded Lava run of the network's coding scheme; returns the result and where the time went."""
+    return scheme_for(net).run_lava(net, x, progress=progress, timeout=timeout, hardware=hardware)
 
 
 def run_backend(net: CompiledNetwork, x: np.ndarray, backend: str, progress: bool = True,
@@ -20,7 +35,7 @@ def run_backend(net: CompiledNetwork, x: np.ndarray, backend: str, progress: boo
     start = time.perf_counter()
     with progress_bar(len(x), f"{backend} {net.name}", progress) as bar:
         if backend == "reference":
-            result = simulate(net, x, progress=bar.update)
+            result = scheme_for(net).simulate(net, x, progress=bar.update)
         elif backend in ("lava", "loihi2"):
             result = _run_on_lava(net, x, backend, bar.update, timeout)
         else:
@@ -29,7 +44,7 @@ def run_backend(net: CompiledNetwork, x: np.ndarray, backend: str, progress: boo
 
 
 def _run_on_lava(net: CompiledNetwork, x: np.ndarray, backend: str, progress, timeout: float | None) -> SimResult:
-    from .lava_backend import lava_available, loihi2_available
+    from .lava_runtime import lava_available, loihi2_available
     if not lava_available():
         raise DeployError("the lava backend needs lava-nc (CPython 3.10): pip install lava-nc==0.10.0", None, "--backend")
     if timeout is not None and not timeout > 0:
@@ -37,8 +52,7 @@ def _run_on_lava(net: CompiledNetwork, x: np.ndarray, backend: str, progress, ti
     if backend == "loihi2" and not loihi2_available():
         raise DeployError("Loihi 2 hardware needs Intel's lava-loihi extension, which is not installed here; "
                           "use --backend lava for the bit-accurate CPU simulation (docs/loihi2.md)", None, "--backend")
-    from .lava_backend.runner import run_lava
-    result, _ = run_lava(net, x, progress=progress, timeout=timeout, hardware=backend == "loihi2")
+    result, _ = scheme_for(net).run_lava(net, x, progress=progress, timeout=timeout, hardware=backend == "loihi2")
     return result
 
 

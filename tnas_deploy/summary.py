@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from .compiled import CompiledNetwork
-from .network import Layer, MaxPoolLayer, Projection, ReadoutLayer, TtfsLayer
+from .layers import Layer
+from .projection import Projection
+from .schemes import scheme_for
 
 
 def _mant_max(p: Projection) -> int:
@@ -19,12 +21,7 @@ def _mant_max(p: Projection) -> int:
 
 def synapse_count(net: CompiledNetwork, layer: Layer) -> int:
     by_id = net.by_id
-    if hasattr(layer, "projections"):
-        return int(sum(p.fan_out(by_id[p.source].shape, layer.shape).sum() for p in layer.projections))
-    if isinstance(layer, MaxPoolLayer):
-        p = Projection(layer.source, "avgpool2d", np.ones(layer.channels), layer.kernel, layer.stride)
-        return int(p.fan_out(by_id[layer.source].shape, layer.shape).sum())
-    return 0
+    return int(sum(p.fan_out(by_id[p.source].shape, layer.shape).sum() for p in layer.incoming()))
 
 
 def summarize(net: CompiledNetwork) -> dict[str, Any]:
@@ -32,7 +29,7 @@ def summarize(net: CompiledNetwork) -> dict[str, Any]:
     for layer in net.layers:
         row: dict[str, Any] = {"layer": layer.id, "kind": layer.kind, "nodes": list(layer.nodes),
                                "shape": list(layer.shape), "window": layer.window,
-                               "neurons": layer.size if layer.kind in NEURON_KINDS else 0,
+                               "neurons": layer.size if layer.holds_neurons else 0,
                                "synapses": synapse_count(net, layer)}
         if getattr(layer, "projections", None):
             mant = max((_mant_max(p) for p in layer.projections), default=0)
@@ -43,27 +40,16 @@ def summarize(net: CompiledNetwork) -> dict[str, Any]:
             row["safe_for_all_inputs"] = all(head[var]["safe_for_all_inputs"] for var in ("u", "v") if var in head)
             if "threshold" in head:
                 row["headroom_bits"]["threshold"] = head["threshold"]["headroom_bits"]
-        if isinstance(layer, TtfsLayer):
-            row.update(window_steps=net.steps, window_length=net.windows[layer.id], ramp=layer.ramp)
-        if isinstance(layer, ReadoutLayer):
-            row.update(window_steps=net.steps, logit_scale=layer.scale)
-        if layer.kind == "cuba":
-            row.update(role=layer.role, threshold=layer.threshold, du=layer.du, dv=layer.dv, reset=layer.reset,
-                       delays=sorted({p.delay for p in layer.projections}))
-        if layer.kind == "rate_readout":
-            row.update(mode=layer.mode, logit_scale=layer.scale)
+        row.update(layer.summary_fields(net))
         rows.append(row)
     return {
         "name": net.name, "profile": net.profile["name"], "tool_version": net.tool_version, "coding": net.coding,
-        "steps_per_window": net.steps, "windows": net.windows_used, "total_steps": net.total_steps,
+        "steps_per_window": net.steps, "windows": max(layer.window for layer in net.layers) + 1,
+        "total_steps": scheme_for(net).total_steps(net),
         "window_method": net.window_method,
         "neurons": sum(r["neurons"] for r in rows), "synapses": sum(r["synapses"] for r in rows),
         "layers": rows, "notes": net.notes, "inputs": net.inputs, "provenance": net.provenance,
     }
-
-
-#: Layer kinds that hold neurons on the chip (the input is injected by the host; views are routing).
-NEURON_KINDS = ("ttfs", "maxpool2d", "readout", "cuba", "rate_readout")
 
 
 def _fmt_bits(value: Any) -> str:
@@ -73,9 +59,9 @@ def _fmt_bits(value: Any) -> str:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    rate = summary.get("coding") == "rate"
-    header = ["layer", "kind", "shape", "neurons", "synapses", "w bits", "w exp"] + (
-        ["delays"] if rate else ["window", "steps"]) + ["headroom u/v/thr (bits)"]
+    scheme = scheme_for(summary)
+    header = ["layer", "kind", "shape", "neurons", "synapses", "w bits", "w exp"] + scheme.table_columns(None) + [
+        "headroom u/v/thr (bits)"]
     lines = []
     for r in summary["layers"]:
         head = r.get("headroom_bits", {})
@@ -84,9 +70,7 @@ def format_table(summary: dict[str, Any]) -> str:
             headroom += " *"
         lines.append([
             r["layer"], r["kind"], "x".join(map(str, r["shape"])), str(r["neurons"]), str(r["synapses"]),
-            str(r.get("weight_bits", "")), str(r.get("weight_exp", ""))] + (
-            [",".join(map(str, r.get("delays", [])))] if rate else [str(r["window"]), str(r.get("window_steps", ""))])
-            + [headroom])
+            str(r.get("weight_bits", "")), str(r.get("weight_exp", ""))] + scheme.table_columns(r) + [headroom])
     widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(header)]
     out = [f"{summary['name']} on {summary['profile']} (tnas-deploy {summary['tool_version']})"]
     out.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -94,18 +78,9 @@ def format_table(summary: dict[str, Any]) -> str:
     for row in lines:
         out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)))
     out.append("")
-    if summary.get("coding") == "rate":
-        out.append(f"total: {summary['neurons']} neurons, {summary['synapses']} synapses, rate coding: "
-                   f"{summary['steps_per_window']} input steps + {summary['total_steps'] - summary['steps_per_window']} "
-                   f"steps of depth = {summary['total_steps']} time steps per inference")
-    else:
-        out.append(f"total: {summary['neurons']} neurons, {summary['synapses']} synapses, {summary['windows']} windows "
-                   f"x {summary['steps_per_window']} steps = {summary['total_steps']} time steps per inference "
-                   f"(windows from {summary['window_method']})")
+    out.append(scheme.total_line(summary))
     if any(not r.get("safe_for_all_inputs", True) for r in summary["layers"]):
-        calibrated = summary["window_method"].startswith("calibration") or (
-            summary.get("coding") == "rate" and bool(summary["inputs"].get("calibration")))
-        basis = "calibration data" if calibrated else "the worst case (no calibration data given)"
+        basis = "calibration data" if scheme.calibrated(summary) else "the worst case (no calibration data given)"
         out.append(f"* headroom from {basis}; some input could saturate this layer "
                    "(the simulators then clip, never wrap, and report it)")
     for note in summary["notes"]:

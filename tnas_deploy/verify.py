@@ -15,7 +15,7 @@ import numpy as np
 from . import __version__
 from .errors import DeployError
 from .io_utils import atomic_path, sha256_file
-from .refsim import SimResult
+from .result import SimResult
 
 GOLDEN_FORMAT = "tnas-golden"
 GOLDEN_VERSION = 1

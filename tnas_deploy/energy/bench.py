@@ -12,13 +12,14 @@ import numpy as np
 from .. import __version__
 from ..artifact import load_artifact, save_artifact
 from ..compiled import CompiledNetwork
-from ..data import load_dataset
 from ..errors import DeployError
 from ..io_utils import sha256_file, write_text_atomic
 from ..profiles import available_profiles, load_profile
-from ..refsim import SimResult
+from ..result import SimResult
 from ..summary import summarize
-from .activity import LayerActivity, measure_activity, neurobench_metrics
+from ..result import SPIKE_RASTERS
+from ..schemes import scheme_for
+from .activity import LayerActivity, neurobench_metrics
 from .baseline import estimate_baseline
 from .mapping import fan_limits, place
 from .model import estimate
@@ -59,7 +60,7 @@ def _layer_block(net: CompiledNetwork, act: LayerActivity, result: SimResult) ->
     histogram = None
     if act.layer in result.spike_times:
         times = result.spike_times[act.layer]
-        if times.dtype == bool:     # rate raster (samples, steps, ...): spikes per step of the run
+        if result.spike_format == SPIKE_RASTERS:     # rate raster (samples, steps, ...): spikes per step of the run
             histogram = times.reshape(times.shape[0], times.shape[1], -1).sum(axis=(0, 2)).astype(int).tolist()
         else:
             local = times[times >= 0] % K
@@ -105,11 +106,10 @@ def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, 
     names = profiles or available_profiles()
     out_dir = out_dir or Path("build") / f"report-{target.stem}"
     net, artifact_path = load_target(target, data_path, calibration, compile_profile, out_dir)
-    data = load_dataset(data_path, net.input_shape, len(net.classes), window_us=window_us,
-                        rate_steps=net.steps if net.coding == "rate" else None,
-                        rate_values=getattr(net.layers[0], "values", "intensity")).head(samples)
+    scheme = scheme_for(net)
+    data = scheme.load_data(data_path, net, window_us=window_us).head(samples)
     result, _ = run_backend(net, data.x, backend, progress=progress)
-    activity = measure_activity(net, result)
+    activity = scheme.measure_activity(net, result)
     fans = fan_limits(net)
     blocks: dict[str, Any] = {}
     for name in names:
@@ -121,11 +121,11 @@ def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, 
         "format": REPORT_FORMAT, "version": REPORT_VERSION, "tool_version": __version__,
         "network": net.name, "artifact": {"path": str(artifact_path), "sha256": sha256_file(artifact_path),
                                           "compiled_for": net.profile["name"], "steps_per_window": net.steps,
-                                          "total_steps": net.total_steps},
+                                          "total_steps": scheme.total_steps(net)},
         "data": {"path": str(data_path), "sha256": data.sha256, "samples": len(data), "labelled": data.y is not None},
         "backend": backend, "provenance": net.provenance,
         "inputs": net.inputs, "summary": summarize(net),
-        "metrics": neurobench_metrics(net, result, activity),
+        "metrics": neurobench_metrics(net, result, activity, scheme.total_steps(net)),
         "layers": {k: _layer_block(net, a, result) for k, a in activity.items()},
         "profiles": blocks,
     }

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..compiled import CompiledNetwork
 from ..profiles import HardwareProfile
-from .activity import LayerActivity
+from ..layers import populations_behind
+from .activity import LayerActivity, population_layers
 
 
 @dataclass
@@ -103,17 +104,16 @@ def place(net: CompiledNetwork, activity: dict[str, LayerActivity], profile: Har
 
 def fan_limits(net: CompiledNetwork) -> tuple[dict[str, int], dict[str, int]]:
     """Largest fan-in per population and largest fan-out per source population (synapses per neuron)."""
-    from .activity import _incoming, _populations_behind, population_layers
     by_id = net.by_id
     fan_in: dict[str, int] = {}
     fan_out: dict[str, int] = {}
     for layer in population_layers(net):
         total_in = 0
-        for proj in _incoming(layer):
+        for proj in layer.incoming():
             src = by_id[proj.source]
             total_in += proj.fan_in(src.shape)
             per_source = int(proj.fan_out(src.shape, layer.shape).max())
-            for base in _populations_behind(net, proj.source):
+            for base in populations_behind(by_id, proj.source):
                 fan_out[base] = fan_out.get(base, 0) + per_source
         fan_in[layer.id] = total_in
     return fan_in, fan_out

@@ -18,13 +18,13 @@ from typing import Any, Callable
 import jsonschema
 
 from ..errors import DeployError
+from .coding import CODING_RULES, CODINGS
 from .nodes import Add, Input, NeuronNode, Node, NodeError, Readout, Shape, node_from_json
 from .snas_cell import CellError, SnasCell, expand_cells
 
 FORMAT = "tnas-genome"
 SUPPORTED_VERSIONS = (1, 2)
 DEFAULT_WINDOW_MARGIN = 1.5
-CODINGS = ("ttfs", "rate")
 MAX_RATE_STEPS = 65536
 #: What a rate input value means (coding.input): intensities in [0, 1], or event counts per bin.
 RATE_INPUTS = ("intensity", "counts")
@@ -74,13 +74,15 @@ class Genome:
 
     def __post_init__(self) -> None:
         # Each coding has its own time description; a genome with both (or neither) could not be written.
-        if self.coding not in CODINGS:
+        rules = CODING_RULES.get(self.coding)
+        if rules is None:
             raise ValueError(f"coding must be one of {list(CODINGS)}, got {self.coding!r}")
-        if self.coding == "ttfs" and (self.time is None or self.steps is not None):
-            raise ValueError("a ttfs genome has a TimeSpec `time` and no `steps`")
-        if self.coding == "rate":
-            if self.time is not None or self.version < 2:
-                raise ValueError("a rate genome is version 2 or later and has `steps`, not `time`")
+        if rules.time_block == "time" and (self.time is None or self.steps is not None):
+            raise ValueError(f"a {self.coding} genome has a TimeSpec `time` and no `steps`")
+        if rules.time_block == "steps":
+            if self.time is not None or self.version < rules.min_version:
+                raise ValueError(f"a {self.coding} genome is version {rules.min_version} or later and has `steps`, "
+                                 "not `time`")
             if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 1 <= self.steps <= MAX_RATE_STEPS:
                 raise ValueError(f"rate steps must be an integer from 1 to {MAX_RATE_STEPS}, got {self.steps!r}")
             if self.rate_input is None:
@@ -125,7 +127,7 @@ class Genome:
         if self.description is not None:
             out["description"] = self.description
         out["task"] = self.task.to_json()
-        if self.coding == "rate":
+        if self.time is None:
             out["coding"] = {"scheme": self.coding, "steps": self.steps, "input": self.rate_input}
         else:
             out["coding"] = {"scheme": self.coding}
@@ -197,9 +199,9 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
             items.append(SnasCell.from_json(raw) if raw.get("type") == SnasCell.type_tag else node_from_json(raw))
         except NodeError as exc:
             raise DeployError(str(exc), where, at(i, exc.field)) from None
-        if isinstance(items[-1], SnasCell) and coding != "rate":
-            raise DeployError("a snas_cell is a rate-coded cell of LIF neurons; it needs "
-                              "\"coding\": {\"scheme\": \"rate\", \"steps\": T}", where, at(i, "type"))
+        refusal = CODING_RULES[coding].snas_cell
+        if isinstance(items[-1], SnasCell) and refusal is not None:
+            raise DeployError(refusal, where, at(i, "type"))
         if version == 1 and isinstance(items[-1], Add) and len(items[-1].forward_inputs) < 2:
             # Version 1 counts only forward inputs of an add (recurrent edges cannot compile there anyway).
             raise DeployError(f"add takes at least 2 forward input(s), got {len(items[-1].forward_inputs)}",
@@ -222,7 +224,7 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
         description=obj.get("description"),
         version=version,
         steps=obj["coding"].get("steps"),
-        rate_input=obj["coding"].get("input", "intensity") if coding == "rate" else None,
+        rate_input=obj["coding"].get("input", "intensity") if CODING_RULES[coding].time_block == "steps" else None,
         source=Path(source) if source is not None else None,
     )
 
@@ -355,40 +357,30 @@ def _check_graph(genome: Genome, where: str, locate: Callable[[int], str] | None
                           where, locate(ids[genome.readout.id]))
 
 
-_RATE = "\"coding\": {\"scheme\": \"rate\", \"steps\": T}"
-
-
 def _check_coding(genome: Genome, where: str, locate: Callable[[int], str]) -> None:
-    """What each coding allows: its neuron models, recurrent edges, neuron nodes and readout modes.
-
-    Version 1 keeps its own rules (TTFS only; recurrent edges pass validation and are refused when compiled).
+    """What the genome's coding allows (`coding.CODING_RULES`): neuron models, neuron nodes, recurrent edges and
+    readout modes. Version 1 keeps its own rules (TTFS only; recurrent edges pass validation and are refused
+    when compiled).
     """
-    rate = genome.coding == "rate"
+    rules = CODING_RULES[genome.coding]
     for k, node in enumerate(genome.nodes):
-        if not rate and isinstance(node, NeuronNode):   # before its neuron's model: the node is the cause
-            raise DeployError(f"a neuron node needs rate coding ({_RATE}); in TTFS coding the neuron sits on the "
-                              "conv2d, dense, batchnorm, avgpool2d or add before it", where, f"{locate(k)}.type")
+        if rules.neuron_node is not None and isinstance(node, NeuronNode):   # before its neuron's model
+            raise DeployError(rules.neuron_node, where, f"{locate(k)}.type")
         model = node.neuron.model if node.neuron is not None else None
-        if rate and model == "ttfs":
-            raise DeployError("a rate-coded genome uses 'if' or 'lif' neurons; 'ttfs' is the neuron of TTFS coding",
-                              where, f"{locate(k)}.neuron.model")
-        if not rate and model not in (None, "ttfs"):
-            raise DeployError(f"an {model!r} neuron needs rate coding ({_RATE}); a TTFS genome uses "
-                              "{\"model\": \"ttfs\"}", where, f"{locate(k)}.neuron.model")
-        if not rate and genome.version >= 2:
+        if model is not None and model not in rules.neuron_models:
+            raise DeployError(rules.wrong_neuron.replace("{model}", repr(model)), where, f"{locate(k)}.neuron.model")
+        if rules.recurrent_edge is not None and genome.version >= 2:
             for j, edge in enumerate(node.inputs):
                 if edge.recurrent:
-                    raise DeployError(f"recurrent edges need rate coding ({_RATE}); a TTFS network is feed-forward",
-                                      where, f"{locate(k)}.inputs[{j}]")
+                    raise DeployError(rules.recurrent_edge, where, f"{locate(k)}.inputs[{j}]")
         if isinstance(node, Readout):
             src = genome.by_id[node.forward_inputs[0]]
-            if node.mode == "spike_count" and not rate:
-                raise DeployError("readout mode 'spike_count' needs rate coding; a TTFS readout reads the membrane",
-                                  where, f"{locate(k)}.mode")
+            if node.mode == "spike_count" and rules.spike_count_readout is not None:
+                raise DeployError(rules.spike_count_readout, where, f"{locate(k)}.mode")
             if node.mode == "spike_count" and src.neuron is None:
                 raise DeployError(f"readout mode 'spike_count' counts the spikes of its input, but {src.id!r} carries "
                                   "no neuron; give it one or use mode 'membrane'", where, f"{locate(k)}.mode")
-            if node.mode == "membrane" and rate and src.neuron is not None:
+            if node.mode == "membrane" and not rules.membrane_reads_neuron and src.neuron is not None:
                 raise DeployError(f"readout mode 'membrane' reads the potential of a node without neuron, but "
                                   f"{src.id!r} carries one; use mode 'spike_count' to count its spikes, or remove "
                                   "the neuron", where, f"{locate(k)}.mode")

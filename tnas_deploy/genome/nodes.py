@@ -38,6 +38,11 @@ class Edge:
         return Edge(obj["node"], bool(obj.get("recurrent", False)))
 
 
+#: Neuron models that fire at most once and take no parameters (the Stanojevic B1 neuron of TTFS genomes).
+FIRE_ONCE_MODELS = ("ttfs",)
+DEFAULT_NEURON_MODEL = "ttfs"
+
+
 @dataclass(frozen=True)
 class NeuronSpec:
     """The neuron at a node's output (docs/genome.md, docs/rate.md).
@@ -62,7 +67,7 @@ class NeuronSpec:
     def __post_init__(self) -> None:
         if self.model not in self.MODELS:
             raise NodeError(f"unknown neuron model {self.model!r}; expected one of {list(self.MODELS)}", "neuron.model")
-        if self.model == "ttfs":
+        if self.model in FIRE_ONCE_MODELS:
             # A TTFS neuron has no parameters; anything but the defaults would be silently ignored.
             for f in fields(self):
                 if f.name != "model" and getattr(self, f.name) != f.default:
@@ -88,7 +93,7 @@ class NeuronSpec:
             object.__setattr__(self, "tau_current", _real(self.tau_current, "neuron.tau_current", 1.0))
 
     def to_json(self) -> dict[str, Any]:
-        if self.model == "ttfs":
+        if self.model in FIRE_ONCE_MODELS:
             return {"model": self.model}   # as in version 1, so v1 genomes serialise unchanged
         return {"model": self.model, "threshold": self.threshold, "reset": self.reset, "tau": self.tau,
                 "decay_input": self.decay_input, "tau_current": self.tau_current}
@@ -99,7 +104,7 @@ class NeuronSpec:
         for key in obj:
             if key not in known:
                 raise NodeError(f"unknown neuron field {key!r}; expected some of {sorted(known)}", f"neuron.{key}")
-        if obj.get("model", "ttfs") == "ttfs":
+        if obj.get("model", DEFAULT_NEURON_MODEL) in FIRE_ONCE_MODELS:
             extra = sorted(set(obj) - {"model"})
             if extra:   # even a default value: a ttfs neuron is written {"model": "ttfs"} and nothing else
                 raise NodeError(f"a 'ttfs' neuron takes no {extra[0]!r}; only 'if' and 'lif' neurons have it",

@@ -30,7 +30,9 @@ import numpy as np
 
 from .. import __version__
 from ..errors import DeployError
+from ..genome.nodes import FIRE_ONCE_MODELS
 from ..io_utils import atomic_path
+from ..schemes import scheme_for
 
 OPSET = 17
 IR_VERSION = 10                 # onnx 1.16: node metadata_props; netron 7+ and onnxruntime 1.17+ read it
@@ -213,7 +215,7 @@ def _genome_model(genome, source: Path):
     b = _Builder()
     weights, weights_note = _genome_weights(genome)
     shapes = genome.shapes
-    K = genome.time.steps_per_window if genome.coding == "ttfs" else genome.steps
+    time_attr, K = scheme_for(genome).view_time(genome)
     out_name: dict[str, str] = {}        # node id -> the tensor its consumers read (after the neuron, if any)
 
     def param(node_id: str, name: str, shape: tuple[int, ...]) -> str:
@@ -276,7 +278,7 @@ def _genome_model(genome, source: Path):
                 attrs.update(axis=1)
         b.node(op, inputs, [pre], node_id, doc=node.label, metadata=meta, **attrs)
         b.edge(pre, shape)
-        if node.spiking and genome.coding == "rate":
+        if node.spiking and node.neuron.model not in FIRE_ONCE_MODELS:
             spec = {k: v for k, v in node.neuron.to_json().items() if v is not None}
             b.node("CubaNeuron", [pre], [node_id], f"{node_id}.neuron", domain=DOMAIN,
                    doc=f"{spec['model'].upper()} neuron (current-based, Loihi-style decays); output: spikes, one "
@@ -297,7 +299,7 @@ def _genome_model(genome, source: Path):
     b.outputs.append(b.tensor_info(readout, shapes[readout]))
     b.value_infos = [v for v in b.value_infos if v.name != readout]
     meta = {"format": "tnas-genome", "genome_version": genome.version, "name": genome.name, "source": source.name,
-            "coding": genome.coding, "steps_per_window" if genome.coding == "ttfs" else "steps": K,
+            "coding": genome.coding, time_attr: K,
             "window_margin": genome.time.window_margin if genome.time is not None else None,
             "input_shape": list(genome.task.input_shape), "classes": list(genome.task.classes),
             "weights": weights_note}
@@ -319,8 +321,8 @@ def _int_array(values: np.ndarray, bits: int | None = None) -> np.ndarray:
 
 
 def _artifact_model(net, summary: dict[str, Any], source: Path):
-    from ..network import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
-    from ..rate.network import CubaLayer, RateInputLayer, RateReadoutLayer
+    from ..schemes.ttfs.layers import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
+    from ..schemes.rate.layers import CubaLayer, RateInputLayer, RateReadoutLayer
     from ..summary import summarize
 
     b = _Builder()
@@ -379,7 +381,8 @@ def _artifact_model(net, summary: dict[str, Any], source: Path):
     b.outputs.append(b.tensor_info(net.layers[-1].id, net.layers[-1].shape))
     meta = {"format": "tnas-artifact", "name": net.name, "source": source.name, "tool_version": net.tool_version,
             "profile": net.profile.get("name"), "chip": net.profile.get("chip"),
-            "steps_per_window": K, "windows": net.windows_used, "total_steps": net.total_steps,
+            "steps_per_window": K, "windows": max(layer.window for layer in net.layers) + 1,
+            "total_steps": scheme_for(net).total_steps(net),
             "window_method": net.window_method, "input_shape": list(net.input_shape), "classes": list(net.classes),
             "numeric_format": net.fmt.to_json(), "options": net.options}
     meta.update({f"sha256.{k}": v for k, v in sorted(net.inputs.items()) if v is not None})
@@ -389,8 +392,7 @@ def _artifact_model(net, summary: dict[str, Any], source: Path):
     meta = {k: v for k, v in meta.items() if v is not None}
     meta["coding"] = net.coding
     doc = (f"{net.name} compiled for {net.profile.get('name')} by tnas-deploy {net.tool_version}: "
-           + (f"{net.windows_used} windows x {K} steps" if net.coding == "ttfs"
-              else f"rate coding, {K} input steps, {net.run_steps} steps per inference"))
+           + scheme_for(net).view_duration(net))
     return b.model(net.name, doc, meta)
 
 

@@ -20,7 +20,7 @@ from ..errors import DeployError
 from ..fixed_point import DECAY_UNITY, RATE_INPUT_LEVELS
 from ..weights import Weights
 from .imported import ID_PATTERN, Imported, unique_id
-from .netx import ACT_SHIFT, METADATA_KEY, VTH_MAX
+from ..schemes.rate.netx import ACT_SHIFT, METADATA_KEY, VTH_MAX
 
 
 def _read(group: h5py.Group, key: str, path: Path, where: str) -> Any:

@@ -39,8 +39,8 @@ import numpy as np
 from .. import __version__
 from ..errors import DeployError
 from .imported import Imported, unique_id
-from .nir_export import EXTENSION as TTFS_EXTENSION
-from .nir_export import RATE_EXTENSION
+from .nir_common import EXTENSION as TTFS_EXTENSION
+from .nir_common import RATE_EXTENSION
 
 try:  # nir 1.0 defines Identity in nir.ir.graph without exporting it
     from nir.ir.graph import Identity as _IDENTITY

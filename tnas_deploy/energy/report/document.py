@@ -1,0 +1,136 @@
+"""The report's document model and the text helpers shared by its renderers and section builders.
+
+A report is a flat list of blocks (`Heading`, `Para`, `Bullets`, `Table`, `FigureBlock`) whose text is either
+a plain string or a list of styled runs; `markdown` and `html` render the same list, so both documents carry
+the same content. The number formatters here show a number a profile does not give as "unknown", never as 0.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Union
+
+#: Folder (inside the report's output folder) that holds the plots as PNG files.
+PLOTS_DIR = "plots"
+#: Display names of the energy components of `energy.model.COMPONENTS`.
+COMPONENT_LABELS = {"synaptic": "synaptic ops", "neuron_active": "neuron updates (active)",
+                    "neuron_idle": "neuron updates (idle)", "routing": "spike routing"}
+
+
+# -- number formatting ---------------------------------------------------------------------------------
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """3 significant digits; exact for integer counts; "unknown" for None (never 0)."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    v = float(value)
+    if not math.isfinite(v):
+        return str(v)
+    if v == 0:
+        return "0"
+    if v.is_integer() and abs(v) < 1e7:
+        return f"{int(v):,}"
+    v = float(f"{v:.{digits}g}")              # round first: 0.9996 -> 1.0 decides the decimals below
+    a = abs(v)
+    if a >= 1e7 or a < 1e-3:
+        mant, exp = f"{v:.{digits - 1}e}".split("e")
+        return f"{mant}e{int(exp)}"
+    decimals = digits - 1 - math.floor(math.log10(a))
+    return f"{v:,.{decimals}f}" if decimals > 0 else f"{v:,.0f}"
+
+
+def fmt_unit(value: float | None, unit: str, scale: float = 1.0) -> str:
+    """`value / scale` with its unit, e.g. "1.23 uJ"; "unknown" for None."""
+    return "unknown" if value is None else f"{fmt_num(value / scale)} {unit}"
+
+
+def fmt_pct(share: float | None) -> str:
+    """A share (0..1) as a percentage, e.g. "12.5 %"; "unknown" for None."""
+    return "unknown" if share is None else f"{fmt_num(100.0 * share)} %"
+
+
+_ENERGY_UNITS = (("pJ", 1.0), ("nJ", 1e3), ("uJ", 1e6), ("mJ", 1e9), ("J", 1e12))
+
+
+def energy_unit(max_pj: float) -> tuple[str, float]:
+    """The unit (and its size in pJ) that puts `max_pj` between 1 and 1000."""
+    unit = _ENERGY_UNITS[0]
+    for candidate in _ENERGY_UNITS:
+        if abs(max_pj) >= candidate[1]:
+            unit = candidate
+    return unit
+
+
+def fmt_energy(pj: float | None) -> str:
+    """An energy in picojoules, in the unit that suits its size; "unknown" for None."""
+    if pj is None:
+        return "unknown"
+    unit, scale = energy_unit(pj)
+    return f"{fmt_num(pj / scale)} {unit}"
+
+
+def short_sha(sha: str | None) -> str:
+    """The first 12 hex digits of a digest; "unknown" when there is none."""
+    return "unknown" if not sha else sha[:12]
+
+
+def slug(text: str) -> str:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes."""
+    return re.sub(r"[^\w\- ]", "", text.lower()).strip().replace(" ", "-")
+
+
+# -- document model ------------------------------------------------------------------------------------
+
+Run = tuple[str, str]                   # (style, text): "" plain, "b" bold, "code", "em", "bad", "link:#anchor"
+Inline = Union[str, list[Run]]
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+    anchor: str
+
+
+@dataclass
+class Para:
+    content: Inline
+    note: bool = False                  # a secondary remark (smaller, muted in HTML)
+
+
+@dataclass
+class Bullets:
+    items: list[Inline]
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[Inline]]
+    align: str                          # one letter per column: l(eft) or r(ight)
+
+
+@dataclass
+class Plot:
+    name: str                           # file name inside plots/
+    title: str
+    caption: str
+    png: bytes
+
+
+@dataclass
+class FigureBlock:
+    plot: Plot
+
+
+Block = Union[Heading, Para, Bullets, Table, FigureBlock]
+
+
+def runs_of(content: Inline) -> list[Run]:
+    """Inline content as styled runs (a plain string is one unstyled run)."""
+    return [("", content)] if isinstance(content, str) else content

@@ -1,0 +1,48 @@
+"""What each coding allows in a genome, as data: the genome checks read these rules instead of testing names.
+
+A new coding scheme adds one `CodingRules` entry here (the genome format) and one sub-package under
+`tnas_deploy/schemes/` (everything that runs). Messages name the coding a feature needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_RATE = "\"coding\": {\"scheme\": \"rate\", \"steps\": T}"
+
+
+@dataclass(frozen=True)
+class CodingRules:
+    """One coding's genome rules; a `None` message means the feature is allowed."""
+
+    neuron_models: tuple[str, ...]        # models a node's neuron may have (besides none)
+    wrong_neuron: str                     # why another model is refused ("{model}" is replaced by its repr)
+    time_block: str                       # "time" (top-level TimeSpec) or "steps" (in the coding block)
+    min_version: int
+    neuron_node: str | None               # why a `neuron` node is refused
+    recurrent_edge: str | None            # why a recurrent edge is refused (version >= 2)
+    spike_count_readout: str | None       # why readout mode spike_count is refused
+    snas_cell: str | None                 # why a snas_cell is refused
+    membrane_reads_neuron: bool           # whether a membrane readout may read a node with a neuron
+
+
+CODING_RULES: dict[str, CodingRules] = {
+    "ttfs": CodingRules(
+        neuron_models=("ttfs",),
+        wrong_neuron="an {model} neuron needs rate coding (" + _RATE + "); a TTFS genome uses {\"model\": \"ttfs\"}",
+        time_block="time", min_version=1,
+        neuron_node=f"a neuron node needs rate coding ({_RATE}); in TTFS coding the neuron sits on the conv2d, dense, "
+                    "batchnorm, avgpool2d or add before it",
+        recurrent_edge=f"recurrent edges need rate coding ({_RATE}); a TTFS network is feed-forward",
+        spike_count_readout="readout mode 'spike_count' needs rate coding; a TTFS readout reads the membrane",
+        snas_cell=f"a snas_cell is a rate-coded cell of LIF neurons; it needs {_RATE}",
+        membrane_reads_neuron=True),
+    "rate": CodingRules(
+        neuron_models=("if", "lif"),
+        wrong_neuron="a rate-coded genome uses 'if' or 'lif' neurons; 'ttfs' is the neuron of TTFS coding",
+        time_block="steps", min_version=2,
+        neuron_node=None, recurrent_edge=None, spike_count_readout=None, snas_cell=None,
+        membrane_reads_neuron=False),
+}
+
+#: Coding names genomes may declare.
+CODINGS = tuple(CODING_RULES)

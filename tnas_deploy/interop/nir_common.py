@@ -1,0 +1,58 @@
+"""What the NIR exports of every coding share: the metadata keys, linear nodes, node names, refusals, writing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DeployError
+from ..genome import Genome
+from ..io_utils import atomic_path
+from ..projection import Projection
+
+#: Metadata key of TTFS graphs (graph and nodes).
+EXTENSION = "tnas_deploy.ttfs"
+EXTENSION_VERSION = 1
+#: Metadata key of rate graphs (graph and neuron nodes); its value is a JSON text.
+RATE_EXTENSION = "tnas_deploy.rate"
+RATE_EXTENSION_VERSION = 1
+
+
+def linear_node(proj: Projection, src_shape: tuple[int, ...], bias: np.ndarray | None, out_shape: tuple[int, ...]):
+    import nir
+
+    w = np.asarray(proj.weight, dtype=np.float64)
+    if proj.kind == "dense":
+        return nir.Affine(weight=w, bias=np.zeros(w.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64))
+    if proj.kind == "conv2d":
+        return nir.Conv2d(input_shape=tuple(src_shape[1:]), weight=w, stride=tuple(proj.stride),
+                          padding=tuple(proj.padding), dilation=(1, 1), groups=1,
+                          bias=np.zeros(w.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64))
+    # identity (residual add): a per-channel scale
+    per = int(np.prod(out_shape[1:])) if len(out_shape) > 1 else 1
+    return nir.Scale(scale=np.repeat(w, per).reshape(out_shape))
+
+
+def refuse_node(genome: Genome, node_id: str, message: str, fld: str = "") -> DeployError:
+    index = next(i for i, n in enumerate(genome.nodes) if n.id == node_id)
+    return DeployError(f"NIR cannot express this: {message}", genome.source,
+                       f"nodes[{index}] (id {node_id!r})" + (f".{fld}" if fld else ""))
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{name}_{k}"
+    taken.add(candidate)
+    return candidate
+
+
+def write_graph(graph, path: str | Path) -> Path:
+    """Write a NIR graph atomically."""
+    import nir
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        nir.write(tmp, graph)
+    return path

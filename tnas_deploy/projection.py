@@ -1,0 +1,197 @@
+"""Projection maths shared by every coding scheme: synapses from one source layer, applied to a batch
+(dense, conv2d, average pool, identity, sparse composed maps), with fan-in, fan-out, sparse matrices and row
+sums, plus the array helpers built on them (im2col convolution, min-pooling, per-channel broadcast).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class Projection:
+    """Synapses from one source layer into a TTFS layer or the readout."""
+
+    source: str
+    kind: str                       # "dense" | "conv2d" | "avgpool2d" | "identity" | "sparse"
+    weight: np.ndarray              # dense (O, I); conv2d (O, C, kh, kw); avgpool2d/identity: per channel (C,);
+                                    # sparse: a scipy CSR matrix (out x in) over flat indices (composed maps)
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    delay_windows: int = 0
+
+    KINDS = ("dense", "conv2d", "avgpool2d", "identity", "sparse")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"unknown projection kind {self.kind!r}")
+
+    def apply(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """Linear map of a batch (B, *source_shape); exact for integer data whose partial sums stay below
+        2**53 (float64) or 2**24 (float32). Dense and sparse maps return (B, outputs)."""
+        x = np.asarray(x, dtype=dtype)
+        if self.kind == "sparse":
+            return np.asarray((self.weight.astype(dtype) @ x.reshape(x.shape[0], -1).T).T)
+        w = np.asarray(self.weight, dtype=dtype)
+        if self.kind == "dense":
+            return x.reshape(x.shape[0], -1) @ w.T
+        if self.kind == "identity":
+            return x * w.reshape((-1,) + (1,) * (x.ndim - 2))
+        if self.kind == "conv2d":
+            return conv2d(x, w, self.stride, self.padding)
+        # avgpool2d: a depthwise sum over the window with one weight per channel (zero padding counts)
+        win = _windows(x, self.kernel, self.stride, self.padding)  # (B, C, H', W', kh, kw)
+        return win.sum(axis=(-1, -2)) * w.reshape(1, -1, 1, 1)
+
+    def fan_in(self, source_shape: Shape) -> int:
+        if self.kind == "sparse":
+            return int(np.diff(self.weight.indptr).max(initial=0))
+        if self.kind == "dense":
+            return int(self.weight.shape[1])
+        if self.kind == "conv2d":
+            return int(np.prod(self.weight.shape[1:]))
+        if self.kind == "avgpool2d":
+            return self.kernel[0] * self.kernel[1]
+        return 1
+
+    def fan_out(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
+        """Synapses leaving each source neuron (shape = source_shape), counting padding and strides."""
+        if self.kind == "sparse":
+            return np.diff(self.weight.tocsc().indptr).reshape(source_shape).astype(np.int64)
+        if self.kind == "dense":
+            return np.full(source_shape, out_shape[0], dtype=np.int64)
+        if self.kind == "identity":
+            return np.ones(source_shape, dtype=np.int64)
+        ones = np.ones((1, *source_shape[-2:]))[:, None]          # (1, 1, H, W)
+        counts = conv_transpose_count(ones, self.kernel, self.stride, self.padding, out_shape[-2:])
+        per_channel = out_shape[0] if self.kind == "conv2d" else 1
+        return np.broadcast_to(counts[0, 0] * per_channel, source_shape).astype(np.int64)
+
+    def nonzero_fan_out(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
+        """Synapses with a non-zero weight leaving each source neuron (without building the matrix)."""
+        if self.kind == "sparse":
+            m = self.weight.tocsc()
+            per = np.add.reduceat(m.data != 0, m.indptr[:-1]) if m.nnz else np.zeros(m.shape[1])
+            per = np.where(np.diff(m.indptr) > 0, per, 0)
+            return per.reshape(source_shape).astype(np.int64)
+        w = np.asarray(self.weight)
+        if self.kind == "dense":
+            return (w != 0).sum(axis=0).reshape(source_shape).astype(np.int64)
+        if self.kind in ("identity", "avgpool2d"):
+            per_channel = (w != 0).astype(np.int64)
+            return self.fan_out(source_shape, out_shape) * per_channel.reshape((-1,) + (1,) * (len(source_shape) - 1))
+        # conv2d: sum over kernel offsets of (outputs using the offset) x (valid input positions for it)
+        c_in, h, wd = source_shape
+        nz = (w != 0).sum(axis=0)                                   # (C, kh, kw): output channels per offset
+        out = np.zeros(source_shape, dtype=np.int64)
+        oh, ow = out_shape[1], out_shape[2]
+        for i in range(self.kernel[0]):
+            rows = np.arange(oh) * self.stride[0] - self.padding[0] + i
+            rows = rows[(rows >= 0) & (rows < h)]
+            for j in range(self.kernel[1]):
+                cols = np.arange(ow) * self.stride[1] - self.padding[1] + j
+                cols = cols[(cols >= 0) & (cols < wd)]
+                hit = np.zeros((h, wd), dtype=np.int64)
+                hit[np.ix_(rows, cols)] = 1
+                out += nz[:, i, j][:, None, None] * hit[None]
+        return out
+
+    def matrix(self, source_shape: Shape, out_shape: Shape) -> "scipy.sparse.csr_matrix":  # noqa: F821
+        """The projection as a sparse (out x in) matrix over flat (C, H, W) indices; integer weights stay exact."""
+        from scipy import sparse  # deferred: only backends that need explicit synapses use it
+
+        n_out, n_in = int(np.prod(out_shape)), int(np.prod(source_shape))
+        if self.kind == "sparse":
+            return self.weight.tocsr()
+        w = np.asarray(self.weight)
+        if self.kind == "dense":
+            return sparse.csr_matrix(w)
+        if self.kind == "identity":
+            per = n_in // w.shape[0]
+            return sparse.diags(np.repeat(w, per)).tocsr()
+        c_in, h, wd = source_shape
+        c_out, oh, ow = out_shape
+        kh, kw = self.kernel
+        sh, sw = self.stride
+        ph, pw = self.padding
+        rows, cols, vals = [], [], []
+        o_idx, y_idx, x_idx = np.meshgrid(np.arange(c_out), np.arange(oh), np.arange(ow), indexing="ij")
+        for i in range(kh):
+            for j in range(kw):
+                iy, ix = y_idx * sh - ph + i, x_idx * sw - pw + j
+                valid = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd)
+                o, yy, xx = o_idx[valid], iy[valid], ix[valid]
+                out_flat = (o * oh + y_idx[valid]) * ow + x_idx[valid]
+                if self.kind == "conv2d":
+                    for c in range(c_in):
+                        rows.append(out_flat)
+                        cols.append((c * h + yy) * wd + xx)
+                        vals.append(w[o, c, i, j])
+                else:  # avgpool2d: depthwise, one weight per channel
+                    rows.append(out_flat)
+                    cols.append((o * h + yy) * wd + xx)
+                    vals.append(w[o])
+        m = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_out, n_in))
+        m.sum_duplicates()
+        return m
+
+    def abs_row_sum(self, source_shape: Shape, out_shape: Shape) -> np.ndarray:
+        """Per output neuron, the sum of |weight| over its synapses (upper bound ignoring padding)."""
+        if self.kind == "sparse":
+            return np.asarray(abs(self.weight).sum(axis=1), dtype=np.float64).reshape(-1)
+        w = np.abs(np.asarray(self.weight, dtype=np.float64))
+        if self.kind == "dense":
+            return w.sum(axis=1)
+        if self.kind == "conv2d":
+            per_channel = w.reshape(w.shape[0], -1).sum(axis=1)
+            return np.repeat(per_channel, int(np.prod(out_shape[1:])))
+        if self.kind == "avgpool2d":
+            per_channel = w * self.kernel[0] * self.kernel[1]
+            return np.repeat(per_channel, int(np.prod(out_shape[1:])))
+        return np.repeat(w, int(np.prod(out_shape[1:])) if len(out_shape) > 1 else 1)
+
+
+def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+             padding: tuple[int, int]) -> np.ndarray:
+    if padding != (0, 0):
+        x = np.pad(x, ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
+    win = sliding_window_view(x, kernel, axis=(2, 3))            # (B, C, H-kh+1, W-kw+1, kh, kw)
+    return win[:, :, ::stride[0], ::stride[1]]
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+    """Cross-correlation as in PyTorch: x (B, C, H, W), w (O, C, kh, kw) -> (B, O, H', W') (im2col + BLAS)."""
+    win = _windows(x, (w.shape[2], w.shape[3]), stride, padding)  # (B, C, H', W', kh, kw), a view
+    b, c, h, wd, kh, kw = win.shape
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(b * h * wd, c * kh * kw)
+    out = cols @ w.reshape(w.shape[0], -1).T                       # (B*H'*W', O)
+    return out.reshape(b, h, wd, -1).transpose(0, 3, 1, 2)
+
+
+def conv_transpose_count(ones: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                         padding: tuple[int, int], out_hw: tuple[int, ...]) -> np.ndarray:
+    """How many output positions read each input position (1, 1, H, W)."""
+    h, w = ones.shape[-2:]
+    count = np.zeros((h + 2 * padding[0], w + 2 * padding[1]))
+    for oh in range(out_hw[0]):
+        for ow in range(out_hw[1]):
+            r, c = oh * stride[0], ow * stride[1]
+            count[r:r + kernel[0], c:c + kernel[1]] += 1
+    return count[padding[0]:padding[0] + h, padding[1]:padding[1] + w][None, None]
+
+
+def max_pool_min(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """Minimum over pooling windows (max-pooling of values is min-pooling of spike steps)."""
+    return _windows(x, kernel, stride, (0, 0)).min(axis=(-1, -2))
+
+
+def expand_per_channel(values: np.ndarray, shape: Shape) -> np.ndarray:
+    """A per-channel vector broadcast to a layer's full shape (C, H, W) or (N,)."""
+    values = np.asarray(values)
+    return values.reshape((-1,) + (1,) * (len(shape) - 1)) * np.ones(shape, dtype=values.dtype)
+

@@ -1,0 +1,198 @@
+"""Build the Lava network of a compiled rate artifact, stream samples through it in one run, collect results.
+
+Each population of the lowered network (docs/rate.md) becomes one process: the input a `RateInput`, every
+CUBA population (IF, LIF, OR max-pool) a `CubaNeuron`, a membrane readout a `RateReadout`; a spike_count
+readout is counted from its source population's recorded raster. Synapses are Lava's own Dense (dense
+projections) and Sparse (everything else, from `Projection.matrix()`), one per (source, delay); a delay
+d > 1 puts a `SpikeDelay` of d - 1 steps (flushed at each period) before the synapse, which adds the last
+step. Running, stopping and time-outs are those of every scheme (`lava_runtime.session.run_guarded`).
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ....compiled import CompiledNetwork
+from ....errors import DeployError
+from ....fixed_point import INT, RATE_INPUT_LEVELS
+from ..layers import CubaLayer, RateInputLayer, RateReadoutLayer
+from ..refsim import input_payload, rate_result
+from ....result import SimResult
+
+#: Lava's bit-accurate Dense/Sparse accumulate in int32; every partial sum must stay below this.
+INT32_LIMIT = 2 ** 31 - 1
+
+
+def rate_synapses(net: CompiledNetwork, layer: CubaLayer | RateReadoutLayer
+                  ) -> dict[tuple[str, int], tuple[object, bool, int]]:
+    """Per (source population, delay): the integer weight-mantissa matrix (out x source size), whether it is
+    dense (then a numpy array, else CSR), and its shift relative to the layer's (the synapses' weight
+    exponent). Several projections from the same source with the same delay add up (each shifted to the
+    group's smallest shift first, exactly).
+
+    Raises `DeployError` if Lava's int32 accumulation could overflow (then it would wrap, the reference not):
+    |2 w| summed over a row times the largest payload must stay below 2**31.
+    """
+    by_id = net.by_id
+    groups: dict[tuple[str, int], list] = {}
+    for proj in layer.projections:
+        groups.setdefault((proj.source, int(proj.delay)), []).append(proj)
+    out: dict[tuple[str, int], tuple[object, bool]] = {}
+    for (source, delay), projs in groups.items():
+        src = by_id[source]
+        dense = all(p.kind == "dense" for p in projs)   # no round trip through CSR for big dense matrices
+        base = min(p.state_shift(layer.shift) for p in projs)
+        mats = [(np.asarray(p.weight, dtype=INT) if dense else p.matrix(src.shape, layer.shape).tocsr().astype(INT))
+                * (1 << (p.state_shift(layer.shift) - base)) for p in projs]
+        m = mats[0]
+        for other in mats[1:]:
+            m = m + other
+        row = np.abs(m).sum(axis=1) if dense else np.asarray(abs(m).sum(axis=1)).reshape(-1)
+        payload = RATE_INPUT_LEVELS if isinstance(src, RateInputLayer) else 1
+        bound = float(np.max(row, initial=0)) * 2 * payload * 2.0 ** max(0, base - layer.shift - 1)
+        if bound > INT32_LIMIT:
+            raise DeployError(f"layer {layer.id}: the synaptic input from {source} can reach {bound:.3g} (weights x 2 "
+                              f"x payloads), beyond Lava's int32 accumulation; the lava backend cannot run it exactly",
+                              None, f"layer {layer.id}")
+        out[(source, delay)] = (m if dense else m.tocsr(), dense, base - layer.shift)
+    return out
+
+
+def build_rate_network(net: CompiledNetwork, payload: np.ndarray, workdir: Path):
+    """Create and connect the processes; returns (input process, model map, record files).
+
+    `payload` is (N, frames, *input_shape) with frames 1 (static) or T (event counts), values 0..255.
+    """
+    from lava.proc.dense.models import PyDenseModelBitAcc
+    from lava.proc.dense.process import Dense
+    from lava.proc.sparse.models import PySparseModelBitAcc
+    from lava.proc.sparse.process import Sparse
+
+    from ....lava_runtime.models import PySpikeDelayModel
+    from ....lava_runtime.processes import SpikeDelay
+    from .models import RATE_MODELS
+    from .processes import CubaNeuron, RateInput, RateReadout
+
+    n, frames = payload.shape[:2]
+    period = net.run_steps
+    bits = net.fmt.state_bits
+    procs: dict[str, object] = {}
+    model_map: dict[object, type] = {}
+    records: dict[str, Path] = {}
+
+    def record_file(layer_id: str, columns: int, dtype: type) -> str:
+        path = workdir / f"{layer_id}.rec"
+        mm = np.memmap(path, dtype=dtype, mode="w+", shape=(n, columns))
+        mm[:] = 0
+        mm.flush()
+        del mm
+        records[layer_id] = path
+        return str(path)
+
+    payload_path = workdir / "payload.u8"
+    mm = np.memmap(payload_path, dtype=np.uint8, mode="w+", shape=(n, frames, int(np.prod(net.input_shape))))
+    mm[:] = payload.reshape(mm.shape)
+    mm.flush()
+    del mm
+    (workdir / "progress").write_bytes(np.zeros(1, dtype=np.int64).tobytes())
+
+    for layer in net.layers:
+        if isinstance(layer, RateInputLayer):
+            proc = RateInput(size=layer.size, payload=str(payload_path), samples=n, frames=frames, steps=net.steps,
+                             period=period, progress=str(workdir / "progress"))
+        elif isinstance(layer, CubaLayer):
+            proc = CubaNeuron(size=layer.size, du=layer.du, dv=layer.dv, threshold=layer.threshold,
+                              reset_subtract=layer.reset == "subtract", bias=layer.bias_q, shift=layer.shift,
+                              state_bits=bits, period=period,
+                              record=record_file(layer.id, period * layer.size, np.uint8), samples=n)
+        elif isinstance(layer, RateReadoutLayer) and layer.mode == "membrane":
+            proc = RateReadout(size=layer.size, bias=np.asarray(layer.bias, dtype=INT), shift=layer.shift,
+                               state_bits=bits, period=period, record=record_file(layer.id, layer.size, np.int64),
+                               samples=n)
+        elif isinstance(layer, RateReadoutLayer):
+            continue                # spike_count: counted from the source population's raster
+        else:  # pragma: no cover
+            raise TypeError(layer.kind)
+        procs[layer.id] = proc
+        model_map[proc] = RATE_MODELS[type(proc)]
+    delay_lines: dict[tuple[str, int], object] = {}
+    for layer in net.layers:
+        if layer.id not in procs or isinstance(layer, RateInputLayer):
+            continue
+        target = procs[layer.id]
+        for (source, delay), (matrix, is_dense, rel_shift) in rate_synapses(net, layer).items():
+            # weights << 1 with weight_exp = -1 keeps odd mantissas exact (Lava drops the lowest bit of
+            # mixed-sign 8-bit weights otherwise); the projection's own shift above the neuron's is the rest of
+            # the exponent; graded payloads need num_message_bits > 0
+            graded = isinstance(net.by_id[source], RateInputLayer)
+            weights = matrix.astype(np.int32) * 2
+            kwargs = {"weight_exp": rel_shift - 1, "num_message_bits": 8 if graded else 0}
+            if is_dense:
+                syn = Dense(weights=weights, **kwargs)
+                model_map[syn] = PyDenseModelBitAcc
+            else:
+                syn = Sparse(weights=weights, **kwargs)
+                model_map[syn] = PySparseModelBitAcc
+            port = procs[source].s_out
+            if delay > 1:
+                if (source, delay) not in delay_lines:   # one delay line per source and delay, shared by targets
+                    d = SpikeDelay(size=net.by_id[source].size, delay=delay - 1, period=period)
+                    model_map[d] = PySpikeDelayModel
+                    port.connect(d.s_in)
+                    delay_lines[(source, delay)] = d.s_out
+                port = delay_lines[(source, delay)]
+            port.connect(syn.s_in)
+            syn.a_out.connect(target.a_in)
+    return procs[net.layers[0].id], model_map, records
+
+
+def run_lava_rate(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int], None] | None = None,
+                  timeout: float | None = None, hardware: bool = False):
+    """`runner.run_lava` for rate networks: x is (N, *input_shape) in [0, 1] or (N, T, *input_shape) counts."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+
+    from ....lava_runtime.session import LavaTiming
+    from ....lava_runtime.session import run_guarded
+
+    n = x.shape[0]
+    T, period = net.steps, net.run_steps
+    payload = input_payload(x, net.layers[0], T)          # (N, T, *shape); a static image is a broadcast view
+    static = np.asarray(x).shape[1:] == tuple(net.input_shape)
+    frames = payload[:, :1] if static else payload
+    total = n * period
+    with tempfile.TemporaryDirectory(prefix="tnas-lava-") as tmp:
+        workdir = Path(tmp)
+        t0 = time.perf_counter()
+        root, model_map, records = build_rate_network(net, frames, workdir)
+        t1 = time.perf_counter()
+        if hardware:
+            cfg = Loihi2HwCfg(exception_proc_model_map=model_map)
+        else:
+            cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=model_map)
+        run_guarded(root, RunSteps(num_steps=total, blocking=False), cfg, workdir / "progress", total, period,
+                     progress, timeout)
+        t2 = time.perf_counter()
+        readout = net.readout
+        rasters: dict[str, np.ndarray] = {}
+        acc = None
+        for layer in net.layers:
+            if isinstance(layer, RateInputLayer):
+                raster = np.zeros((n, period) + tuple(layer.shape), dtype=bool)
+                raster[:, :T] = payload != 0
+                rasters[layer.id] = raster
+            elif isinstance(layer, CubaLayer):
+                mm = np.memmap(records[layer.id], dtype=np.uint8, mode="r", shape=(n, period * layer.size))
+                rasters[layer.id] = np.array(mm).reshape((n, period) + tuple(layer.shape)) != 0
+                del mm
+        if readout.mode == "membrane":
+            mm = np.memmap(records[readout.id], dtype=np.int64, mode="r", shape=(n, readout.size))
+            acc = np.array(mm)
+            del mm
+        result: SimResult = rate_result(net.layers, period, net.fmt.state_bits, rasters, acc, None, readout.scale)
+        t3 = time.perf_counter()
+    return result, LavaTiming(build_s=t1 - t0, run_s=t2 - t1, readout_s=t3 - t2, steps=total)

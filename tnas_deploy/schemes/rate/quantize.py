@@ -1,0 +1,213 @@
+"""Fixed-point quantization of a lowered rate network against a chip's numeric format (docs/rate.md).
+
+Per CUBA population, one state scale S (state units per real unit of current):
+
+* the threshold is as large as the threshold register (with HEADROOM_BITS of the state to spare), the
+  largest weight mantissa and any calibration-driven scale drop allow, then lowered (by less than 2x) so
+  that the population's largest weight maps exactly onto the largest mantissa (a full-precision 8 bits); S = threshold / threshold_float exactly;
+* weights: m = round(w S / 2**s), each projection with the smallest shift s (exponent + input shift) that
+  keeps its |m| <= 2**(weight_bits-1) - 1 (full mantissa precision per projection, so a weak path next to
+  a strong one loses nothing); graded input weights are per payload unit; the layer's shift is the
+  smallest, and each projection's synapses shift by the difference (the weight exponent on a chip);
+* bias: b S, rounded to mantissa << exponent of the bias register (exponent shared per population);
+* decays: du = round(4096 (1 - current_leak)), dv = round(4096 (1 - leak)); a decay 12 bits cannot hold
+  exactly is reported as a note.
+
+The OR neurons of a spike max-pool are exact: weights 1, threshold 0, du = dv = 4096. The membrane
+readout gets the finest scale at which its worst case over the run fits the state; its logits are v / S. Anything that cannot be represented
+raises `OverflowReport` naming the layer and the variable.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from ...errors import OverflowReport
+from ...fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
+from ...layers import Layer
+from ...quantization import QuantNote, QuantResult
+from .layers import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
+
+#: Bits of state left above the threshold before calibration data asks for more (or allows less).
+HEADROOM_BITS = 3
+
+
+def abs_max_weight(p: RateProjection) -> float:
+    """Largest |weight| of a projection (any kind)."""
+    if p.kind == "sparse":
+        return float(abs(p.weight).max()) if p.weight.nnz else 0.0
+    return float(np.max(np.abs(p.weight), initial=0.0))
+
+
+def _quantize_projections(projections: list[RateProjection], scale: float, per_payload, fmt: NumericFormat
+                          ) -> tuple[list[RateProjection], float]:
+    """Each projection's mantissas at state scale `scale`, with the smallest shift that keeps its own largest
+    weight within the mantissa range (its full precision). Returns the projections and the worst relative
+    weight error."""
+    out, err = [], 0.0
+    for p in projections:
+        top = abs_max_weight(p) * per_payload(p)
+        shift = fmt.shift_min
+        while shift < fmt.shift_max and round(top * scale / 2 ** shift) > fmt.weight_mant_max:
+            shift += 1
+        factor = scale * per_payload(p) / 2 ** shift
+        q = quantize_weight(p, factor)
+        q.shift = shift
+        out.append(q)
+        err = max(err, _weight_error(p, q, factor))
+    return out, err
+
+
+def quantize_weight(p: RateProjection, factor: float) -> RateProjection:
+    """Mantissas round(w * factor) in the projection's own layout (zeros dropped from sparse maps)."""
+    if p.kind == "sparse":
+        m = p.weight.copy().astype(np.float64)
+        m.data = np.rint(m.data * factor)
+        m = m.astype(np.int64)
+        m.eliminate_zeros()
+        m.sort_indices()
+        w = m
+    else:
+        w = np.rint(np.asarray(p.weight, dtype=np.float64) * factor).astype(INT)
+    return RateProjection(p.source, p.kind, w, p.kernel, p.stride, p.padding, delay=p.delay)
+
+
+def _weight_error(p: RateProjection, q: RateProjection, factor: float) -> float:
+    if p.kind == "sparse":
+        a, b = p.weight.toarray(), q.weight.toarray() / factor
+    else:
+        a, b = np.asarray(p.weight, dtype=np.float64), np.asarray(q.weight, dtype=np.float64) / factor
+    top = float(np.max(np.abs(a), initial=0.0))
+    return float(np.max(np.abs(a - b), initial=0.0)) / top if top else 0.0
+
+
+def decay_register(keep: float, layer: str, variable: str, notes: list[QuantNote]) -> int:
+    """The 12-bit decay register for keeping `keep` of a state per step; a note when 12 bits cannot hold it."""
+    exact = DECAY_UNITY * (1.0 - keep)
+    d = int(round(exact))
+    if abs(exact - d) > 1e-9:
+        notes.append(QuantNote(layer, variable, f"decay {1.0 - keep:.6g} per step is not a multiple of 1/4096: "
+                                                f"{variable} = {d} (the chip keeps {1 - d / DECAY_UNITY:.6g} "
+                                                f"of the state instead of {keep:.6g})"))
+    return d
+
+
+def require_bias_in_v(layer: CubaLayer) -> None:
+    """A neuron with tau_current keeps its bias in the current u, but Loihi adds the bias to v: refuse it."""
+    if layer.current_leak > 0 and np.any(layer.bias != 0):
+        raise OverflowReport("a neuron with tau_current keeps its bias in the current u, but Loihi adds the "
+                             "bias to v: it has no exact realisation; remove tau_current or the bias",
+                             None, f"layer {layer.id}: bias")
+
+
+def _bias_register(values: np.ndarray, fmt: NumericFormat, layer: str, saturate: bool, notes: list[QuantNote]
+                   ) -> np.ndarray:
+    """Round real state-unit biases to mantissa << exponent, with one exponent for the population."""
+    top = float(np.max(np.abs(values), initial=0.0))
+    for exp in range(fmt.bias_exp_max + 1):
+        if top / (1 << exp) <= fmt.bias_mant_max + 0.5:
+            mant = np.clip(np.rint(values / (1 << exp)), -fmt.bias_mant_max, fmt.bias_mant_max)
+            return mant.astype(INT) << INT(exp)
+    limit = fmt.bias_mant_max << fmt.bias_exp_max
+    msg = f"bias {top:.0f} state units exceeds the bias register ({limit})"
+    if not saturate:
+        raise OverflowReport(msg + "; pass --saturate to clip it", None, f"layer {layer}: bias")
+    notes.append(QuantNote(layer, "bias", "saturated: " + msg))
+    return (np.clip(np.rint(values / (1 << fmt.bias_exp_max)), -fmt.bias_mant_max, fmt.bias_mant_max).astype(INT)
+            << INT(fmt.bias_exp_max))
+
+
+def _row_sum_max(p: RateProjection, by_id: dict[str, Layer]) -> float:
+    """Largest sum of |w| into one neuron (real weights); the maximum does not depend on the output grid."""
+    return float(np.max(p.abs_row_sum(by_id[p.source].shape, (1,)), initial=0.0))
+
+
+def _payload_max(src: Layer) -> float:
+    """Largest payload a source sends: 1 for spikes, 255 levels for the input."""
+    return float(RATE_INPUT_LEVELS) if isinstance(src, RateInputLayer) else 1.0
+
+
+def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = False,
+                  scale_drop: dict[str, int] | None = None, run_steps: int = 1) -> QuantResult:
+    drops = scale_drop or {}
+    by_id = {layer.id: layer for layer in layers}
+    notes: list[QuantNote] = []
+    errors: dict[str, float] = {}
+    out: list[Layer] = []
+
+    def per_payload(p: RateProjection) -> float:
+        src = by_id[p.source]
+        return src.scale if isinstance(src, RateInputLayer) else 1.0
+
+    for layer in layers:
+        if isinstance(layer, CubaLayer) and layer.role == "or_pool":
+            projs = [quantize_weight(p, 1.0) for p in layer.projections]
+            out.append(_copy(layer, projs, shift=fmt.shift_min, du=DECAY_UNITY, dv=DECAY_UNITY, threshold=0,
+                             bias_q=np.zeros(layer.shape, dtype=INT), scale=1.0))
+        elif isinstance(layer, CubaLayer):
+            require_bias_in_v(layer)
+            wmax = max((abs_max_weight(p) * per_payload(p) for p in layer.projections), default=0.0)
+            theta = layer.threshold_float
+            s_max = fmt.shift_max
+            # the threshold leaves HEADROOM_BITS of the state free for v's excursions past it (and below zero)
+            top = min(fmt.threshold_max, fmt.state_max >> HEADROOM_BITS)
+            candidates = [float(top) / theta] if theta > 0 else []
+            if wmax > 0:
+                candidates.append(fmt.weight_mant_max * 2.0 ** s_max / wmax)
+            bmax = float(np.max(np.abs(layer.bias), initial=0.0))
+            if bmax > 0:       # the bias register: mantissa << exponent
+                candidates.append((fmt.bias_mant_max << fmt.bias_exp_max) / bmax)
+            scale = min(candidates) if candidates else 1.0
+            scale /= 2.0 ** drops.get(layer.id, 0)
+            if wmax > 0:   # lower S (by less than 2x) so the largest weight gets exactly the largest mantissa
+                scale = fmt.weight_mant_max * 2.0 ** math.floor(math.log2(scale * wmax / fmt.weight_mant_max)) / wmax
+            if theta > 0:
+                mant = math.floor(theta * scale / 2 ** fmt.threshold_shift)
+                if mant < 1 and drops.get(layer.id, 0):
+                    mant = 1       # calibration asked for more range than the threshold register can give up
+                if mant < 1:
+                    raise OverflowReport(f"threshold {theta} cannot be represented next to weights up to {wmax:.4g} "
+                                         f"(threshold register step {2 ** fmt.threshold_shift})", None,
+                                         f"layer {layer.id}: threshold")
+                threshold = mant << fmt.threshold_shift
+                scale = threshold / theta
+            else:
+                threshold = 0
+            projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
+            shift = min((q.shift for q in projs), default=fmt.shift_min)
+            errors[layer.id] = err
+            bias_q = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)
+            out.append(_copy(layer, projs, shift=shift, du=decay_register(layer.current_leak, layer.id, "du", notes),
+                             dv=decay_register(layer.leak, layer.id, "dv", notes), threshold=int(threshold),
+                             bias_q=bias_q.reshape(layer.shape), scale=scale))
+        elif isinstance(layer, RateReadoutLayer) and layer.mode == "membrane":
+            # the finest scale at which even the worst case (every source active at every step) fits the state
+            wmax = max((abs_max_weight(p) * per_payload(p) for p in layer.projections), default=0.0)
+            worst = run_steps * (max((_row_sum_max(p, by_id) * per_payload(p) * _payload_max(by_id[p.source])
+                                      for p in layer.projections), default=0.0)
+                                 + float(np.max(np.abs(layer.bias), initial=0.0)))
+            candidates = [fmt.state_max / worst] if worst > 0 else []
+            if wmax > 0:
+                candidates.append(fmt.weight_mant_max * 2.0 ** fmt.shift_max / wmax)
+            bmax = float(np.max(np.abs(layer.bias), initial=0.0))
+            if bmax > 0:
+                candidates.append((fmt.bias_mant_max << fmt.bias_exp_max) / bmax)
+            scale = (min(candidates) if candidates else 1.0) / 2.0 ** drops.get(layer.id, 0)
+            projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
+            shift = min((q.shift for q in projs), default=fmt.shift_min)
+            errors[layer.id] = err
+            bias = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)
+            out.append(RateReadoutLayer(id=layer.id, shape=layer.shape, window=0, nodes=layer.nodes, mode="membrane",
+                                        projections=projs, bias=bias, shift=shift, scale=1.0 / scale))
+        else:
+            out.append(layer)
+    return QuantResult(layers=out, notes=notes, weight_error=errors)
+
+
+def _copy(layer: CubaLayer, projs: list[RateProjection], **ints) -> CubaLayer:
+    return CubaLayer(id=layer.id, shape=layer.shape, window=0, nodes=layer.nodes, projections=projs, bias=layer.bias,
+                     threshold_float=layer.threshold_float, leak=layer.leak, current_leak=layer.current_leak,
+                     reset=layer.reset, role=layer.role, **ints)
+
+
+__all__ = ["quantize_rate"]

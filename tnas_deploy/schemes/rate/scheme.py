@@ -1,0 +1,104 @@
+"""The rate coding scheme: IF/LIF populations over T + D steps, values coded by spike counts (docs/rate.md)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...compilation import CompileInputs
+from ...compiled import CompiledNetwork
+from ...data import load_dataset
+from ...dataset import Dataset
+from ...genome import Genome
+from ...result import SimResult
+from ..base import CompileOptions, ExportRequest, Progress, Scheme
+from . import activity, compile, refsim
+
+
+class RateScheme(Scheme):
+    name = "rate"
+    refused_options = {"--margin": "window margins apply to TTFS genomes only; this genome is rate-coded"}
+    exports = frozenset({"nir", "netx"})
+
+    def compile(self, inputs: CompileInputs, options: CompileOptions) -> CompiledNetwork:
+        return compile.compile_rate(inputs, options)
+
+    def load_data(self, path: str | Path, target: Genome | CompiledNetwork, role: str = "--input",
+                  window_us: float | None = None) -> Dataset:
+        if isinstance(target, Genome):
+            shape, classes, steps, values = target.task.input_shape, target.task.classes, target.steps, \
+                target.rate_input or "intensity"
+        else:
+            shape, classes, steps, values = target.input_shape, target.classes, target.steps, target.layers[0].values
+        return load_dataset(path, tuple(shape), len(classes), role, window_us=window_us, rate_steps=steps,
+                            rate_values=values)
+
+    def sample_shapes(self, net: CompiledNetwork) -> list[tuple[int, ...]]:
+        return [tuple(net.input_shape), (net.steps, *net.input_shape)]
+
+    def simulate(self, net: CompiledNetwork, x: np.ndarray, progress: Progress | None = None,
+                 track_peaks: bool = False) -> SimResult:
+        return refsim.simulate_rate(net.layers, x, net.steps, net.input_shape, net.fmt.state_bits, integer=True,
+                                    batch_size=64, progress=progress, track_peaks=track_peaks,
+                                    readout_scale=net.readout.scale)
+
+    def run_lava(self, net: CompiledNetwork, x: np.ndarray, progress: Progress | None = None,
+                 timeout: float | None = None, hardware: bool = False):
+        from .lava.runner import run_lava_rate   # imports Lava
+        return run_lava_rate(net, x, progress=progress, timeout=timeout, hardware=hardware)
+
+    def total_steps(self, net: CompiledNetwork) -> int:
+        return net.run_steps
+
+    def measure_activity(self, net: CompiledNetwork, result: SimResult) -> dict:
+        return activity.measure_activity(net, result)
+
+    def table_columns(self, row: dict[str, Any] | None) -> list[str]:
+        if row is None:
+            return ["delays"]
+        return [",".join(map(str, row.get("delays", [])))]
+
+    def total_line(self, summary: dict[str, Any]) -> str:
+        return (f"total: {summary['neurons']} neurons, {summary['synapses']} synapses, rate coding: "
+                f"{summary['steps_per_window']} input steps + {summary['total_steps'] - summary['steps_per_window']} "
+                f"steps of depth = {summary['total_steps']} time steps per inference")
+
+    def calibrated(self, summary: dict[str, Any]) -> bool:
+        return summary["window_method"].startswith("calibration") or bool(summary["inputs"].get("calibration"))
+
+    def card_structure(self, net: CompiledNetwork) -> dict[str, int]:
+        return {"populations": sum(1 for layer in net.layers if layer.kind == "cuba")}
+
+    def card_shape(self, structure: dict[str, Any]) -> str:
+        return f"{structure['populations']} rate populations, {structure['steps_per_window']} input steps"
+
+    def card_accuracy(self, inputs: CompileInputs, net: CompiledNetwork, data: Dataset, ref: SimResult
+                      ) -> dict[str, Any]:
+        from .card import card_accuracy   # imports torch
+        return card_accuracy(inputs, net, data, ref)
+
+    def card_accuracy_rows(self, structure: dict[str, Any], accuracy: dict[str, Any]) -> list[str]:
+        exact = "bit-exact with the reference" if accuracy["lava_bit_exact"] else "NOT bit-exact"
+        return [f"| float SNN (the trained torch model, {structure['steps_per_window']} steps) | "
+                f"{accuracy['float_snn'] * 100:.2f} % |",
+                f"| quantized, reference simulator ({structure['profile']}, 8-bit weights) | "
+                f"{accuracy['quantized_reference'] * 100:.2f} % |",
+                f"| Lava CPU simulator (fixed_pt) | {accuracy['lava'] * 100:.2f} % ({exact}) |"]
+
+    def view_time(self, genome: Genome) -> tuple[str, int]:
+        return "steps", genome.steps
+
+    def view_duration(self, net: CompiledNetwork) -> str:
+        return f"rate coding, {net.steps} input steps, {net.run_steps} steps per inference"
+
+    def write_export(self, fmt: str, request: ExportRequest) -> str:
+        """NIR from the genome; netx is written from a compiled network (`netx.export_netx`)."""
+        from .nir import export_rate_nir
+
+        if fmt != "nir":
+            raise NotImplementedError(f"{fmt} is exported from a compiled network")
+
+        export_rate_nir(request.genome, request.weights, request.output, dt=request.dt)
+        return (f"wrote {request.output} (NIR graph of a rate network, dt = {request.dt:g} s per step; timing and "
+                "readout in the 'tnas_deploy.rate' metadata, docs/interop.md)")

@@ -1,0 +1,128 @@
+"""Build the Lava network of a compiled artifact, stream samples through it in one run, collect results.
+
+Guarantees: the Lava runtime is always stopped (success, exception, Ctrl-C, time-out, failed worker);
+Lava's worker processes do not die of SIGINT (the parent handles Ctrl-C and stops them); any worker
+still alive after `stop()` is terminated, then killed, so no orphan process survives and nothing hangs.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ....compiled import CompiledNetwork
+from ....lava_runtime.session import LavaTiming, run_guarded
+from ....fixed_point import encode_ttfs_input
+from ..layers import InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
+from ....result import SimResult
+from ..refsim import assemble_result
+from .schedule import Schedule, make_schedule, synapse_matrices
+
+def build_network(net: CompiledNetwork, schedule: Schedule, x_steps: np.ndarray, workdir: Path):
+    """Create and connect the processes; returns (input process, model map, record files)."""
+    from lava.proc.dense.models import PyDenseModelBitAcc
+    from lava.proc.dense.process import Dense
+    from lava.proc.sparse.models import PySparseModelBitAcc
+    from lava.proc.sparse.process import Sparse
+
+    from .models import MODELS
+    from .processes import FirstSpikeNeuron, TtfsInput, TtfsNeuron, TtfsReadout
+    from ....lava_runtime.processes import SpikeDelay
+
+    n = x_steps.shape[0]
+    K, T = schedule.window, schedule.period
+    bits = net.fmt.state_bits
+    procs: dict[str, object] = {}
+    model_map: dict[object, type] = {}
+    records: dict[str, Path] = {}
+
+    def record_file(layer_id: str, size: int, dtype: type, fill: int) -> str:
+        path = workdir / f"{layer_id}.rec"
+        mm = np.memmap(path, dtype=dtype, mode="w+", shape=(n, size))
+        mm[:] = fill
+        mm.flush()
+        del mm
+        records[layer_id] = path
+        return str(path)
+
+    for layer in net.layers:
+        timing = schedule.timing.get(layer.id)
+        if timing is None:
+            continue                                   # a view: consumers connect to what is behind it
+        if isinstance(layer, InputLayer):
+            proc = TtfsInput(steps=x_steps.reshape(n, -1), window=K, period=T, progress=str(workdir / "progress"))
+        elif isinstance(layer, TtfsLayer):
+            per = layer.size // layer.channels
+            proc = TtfsNeuron(size=layer.size, v_init=np.repeat(layer.v_init, per),
+                              threshold=np.repeat(layer.threshold, per), ramp=layer.ramp, shift=layer.shift,
+                              state_bits=bits, window=K, integrate_start=timing.start, period=T,
+                              record=record_file(layer.id, layer.size, np.int32, K), samples=n)
+        elif isinstance(layer, MaxPoolLayer):
+            proc = FirstSpikeNeuron(size=layer.size, window=K, listen_start=timing.start, period=T,
+                                    record=record_file(layer.id, layer.size, np.int32, K), samples=n)
+        elif isinstance(layer, ReadoutLayer):
+            proc = TtfsReadout(size=layer.size, bias=layer.bias, shift=layer.shift, state_bits=bits, window=K,
+                               integrate_start=timing.start, period=T,
+                               record=record_file(layer.id, layer.size, np.int64, 0), samples=n)
+        else:  # pragma: no cover
+            raise TypeError(layer.kind)
+        procs[layer.id] = proc
+        model_map[proc] = MODELS[type(proc)]
+        if isinstance(layer, InputLayer):
+            continue
+        # synapses: Lava's own Dense / Sparse; weights << 1 with weight_exp = -1 keeps odd mantissas exact
+        for pop, (matrix, is_dense) in synapse_matrices(net, layer, schedule).items():
+            weights = matrix.astype(np.int32) * 2
+            syn = Dense(weights=weights.toarray(), weight_exp=-1) if is_dense else Sparse(weights=weights, weight_exp=-1)
+            model_map[syn] = PyDenseModelBitAcc if is_dense else PySparseModelBitAcc
+            src_port = procs[pop].s_out
+            delay = schedule.delays.get((layer.id, pop), 0)
+            if delay:
+                d = SpikeDelay(size=net.by_id[pop].size, delay=delay)
+                model_map[d] = MODELS[SpikeDelay]
+                src_port.connect(d.s_in)
+                src_port = d.s_out
+            src_port.connect(syn.s_in)
+            syn.a_out.connect(proc.a_in)
+    (workdir / "progress").write_bytes(np.zeros(1, dtype=np.int64).tobytes())
+    return procs[net.layers[0].id], model_map, records
+
+
+def run_lava(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int], None] | None = None,
+             timeout: float | None = None, hardware: bool = False) -> tuple[SimResult, LavaTiming]:
+    """Run samples `x` through Lava's CPU simulator (or Loihi 2 with `hardware=True`) in one run.
+
+    `progress(n)` is called with the number of samples finished since the last call.
+    """
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+
+    schedule = make_schedule(net)
+    n = x.shape[0]
+    total = n * schedule.period
+    x_steps = encode_ttfs_input(x, net.steps)
+    with tempfile.TemporaryDirectory(prefix="tnas-lava-") as tmp:
+        workdir = Path(tmp)
+        t0 = time.perf_counter()
+        root, model_map, records = build_network(net, schedule, x_steps, workdir)
+        t1 = time.perf_counter()
+        if hardware:
+            cfg = Loihi2HwCfg(exception_proc_model_map=model_map)
+        else:
+            cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=model_map)
+        run_guarded(root, RunSteps(num_steps=total, blocking=False), cfg, workdir / "progress", total,
+                     schedule.period, progress, timeout)
+        t2 = time.perf_counter()
+        local = {lid: np.array(np.memmap(path, dtype=np.int64 if lid == net.readout.id else np.int32, mode="r",
+                                         shape=(n, net.by_id[lid].size))) for lid, path in records.items()}
+        readout = local.pop(net.readout.id).astype(np.int64)
+        local[net.layers[0].id] = x_steps.reshape(n, -1)
+        result = assemble_result(net, {k: v.reshape((n, *net.by_id[k].shape)).astype(np.int64) for k, v in local.items()},
+                                 readout)
+        t3 = time.perf_counter()
+    return result, LavaTiming(build_s=t1 - t0, run_s=t2 - t1, readout_s=t3 - t2, steps=total)
+
+

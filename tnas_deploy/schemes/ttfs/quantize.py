@@ -1,0 +1,188 @@
+"""Fixed-point quantization of a lowered TTFS network against a chip's numeric format.
+
+Per TTFS layer n (own step Delta_n, sources' steps Delta_j):
+
+* a weight in "own steps per source step" is a_ij = W_ij Delta_j / Delta_n; the state counts 1/r of an
+  own step, where the ramp r = 2**rho is added once per step of the layer's window;
+* the weight mantissa is m_ij = round(a_ij r / 2**s) with |m| <= 2**(weight_bits-1) - 1, and the shift
+  s = exponent + input_shift is the smallest that fits the largest weight (full mantissa precision);
+  rho starts at threshold_shift + RAMP_PRECISION_BITS (the bias in v_init is then rounded to 1/2**(rho+1)
+  of a step) and moves only to keep s inside the exponent range, the threshold inside its register and,
+  when calibration data asks for it (`scale_drop`), the state inside its bits;
+* the bias D_i is the membrane's initial value, v_init = round(r D_i / Delta_n) (so it is exact to half a
+  state unit and may be negative); the neuron fires when v >= r (K + 1/2), one threshold per layer,
+  stored as a register value t (multiple of 2**threshold_shift) with `v > t`; the difference is folded
+  into v_init exactly.
+
+The readout's logits are v * scale with v = sum m q << s + bias; the shift is chosen as large as the
+bias register allows (finest scale). Anything that does not fit raises `OverflowReport` naming the layer
+and the variable, unless `saturate=True`, which clips it and records that in the report.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import OverflowReport
+from ...fixed_point import INT, NumericFormat, bias_representable
+from ...quantization import QuantNote, QuantResult
+from ...layers import Layer
+from ...projection import Projection
+from .layers import ReadoutLayer, TtfsLayer
+
+RAMP_PRECISION_BITS = 6
+
+
+def _scaled_projection(p: Projection, delta_src: np.ndarray, factor: float) -> np.ndarray:
+    """Real weights times the source step value, times `factor`, in the projection's own layout."""
+    w = np.asarray(p.weight, dtype=np.float64)
+    if p.kind == "dense":
+        return w * delta_src.reshape(1, -1) * factor
+    if p.kind == "conv2d":
+        return w * delta_src.reshape(1, -1, 1, 1) * factor
+    return w * delta_src * factor       # avgpool2d / identity: per channel
+
+
+def _mantissas(scaled: list[np.ndarray], fmt: NumericFormat, rho_target: int, layer: str, scale_drop: int = 0
+               ) -> tuple[int, int, list[np.ndarray]]:
+    """Choose (shift, rho) and round the scaled weights (in own-step units, before the ramp) to mantissas.
+
+    `scale_drop` bits are then taken off the state scale (ramp and weights alike) to make room for the
+    state when calibration showed an overflow; below the smallest shift the mantissas shrink instead.
+    """
+    amax = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in scaled)
+    m_max = fmt.weight_mant_max
+    rho = rho_target
+    if amax == 0.0:
+        shift = fmt.shift_min
+    else:
+        shift = math.ceil(math.log2(amax * 2.0 ** rho / m_max))
+        if shift < fmt.shift_min:            # weights small next to the ramp: raise the ramp, keep precision
+            rho += fmt.shift_min - shift
+            shift = fmt.shift_min
+        elif shift > fmt.shift_max:          # weights large next to the ramp: lower the ramp
+            rho -= shift - fmt.shift_max
+            shift = fmt.shift_max
+    rho -= scale_drop
+    shift = max(shift - scale_drop, fmt.shift_min)
+    if rho < 0:
+        raise OverflowReport(f"weights are {amax:.3g} own steps per input step; no ramp >= 1 keeps them within the "
+                             f"weight exponent range [{fmt.weight_exp_min}, {fmt.weight_exp_max}] and the state within "
+                             f"{fmt.state_bits} bits", None, f"layer {layer}: weight")
+    mants = [np.clip(np.floor(a * 2.0 ** rho / 2.0 ** shift + 0.5), -m_max, m_max).astype(INT) for a in scaled]
+    return shift, rho, mants
+
+
+def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float, steps: int,
+                  fmt: NumericFormat, saturate: bool, notes: list[QuantNote], scale_drop: int = 0
+                  ) -> tuple[TtfsLayer, float]:
+    delta_own = window / steps
+    scaled = [_scaled_projection(p, deltas[p.source], 1.0 / delta_own) for p in layer.projections]
+    rho_target = fmt.threshold_shift + RAMP_PRECISION_BITS
+    # a long window needs r (K + 1/2) below the threshold register: lower the ramp until it fits
+    fits_register = max(0, math.ceil(math.log2((steps + 0.5) / max(1, fmt.threshold_max >> fmt.threshold_shift)))
+                         + fmt.threshold_shift) if (1 << rho_target) * (steps + 0.5) > fmt.threshold_max else 0
+    shift, rho, mants = _mantissas(scaled, fmt, rho_target, layer.id, scale_drop + fits_register)
+    ramp = 1 << rho
+    if not bias_representable(ramp, fmt):
+        raise OverflowReport(f"ramp {ramp} does not fit the bias register ({fmt.bias_mant_bits}-bit mantissa, "
+                             f"exponent <= {fmt.bias_exp_max})", None, f"layer {layer.id}: ramp")
+    # Fire when the true membrane v >= L = ceil(r (K + 1/2)): the discrete-time rounding rule (module doc).
+    # The register compares v > t with t a multiple of 2**threshold_shift; the difference L - 1 - t is
+    # folded into the initial membrane together with the bias: v_init = round(r D / Delta) - (L - 1 - t).
+    level = math.ceil(ramp * (steps + 0.5))
+    unit = 1 << fmt.threshold_shift
+    t = ((level - 1) // unit) * unit
+    if t > fmt.threshold_max:
+        raise OverflowReport(f"threshold {t} needs more than the {fmt.threshold_bits}-bit register ({fmt.threshold_max}); "
+                             f"use fewer steps per window", None, f"layer {layer.id}: threshold")
+    v_init = np.floor(ramp * np.asarray(layer.bias, dtype=np.float64) / delta_own + 0.5) - (level - 1 - t)
+    bad = np.abs(v_init) > fmt.state_max
+    if np.any(bad):
+        worst = int(np.flatnonzero(bad)[0])
+        msg = (f"bias {float(layer.bias[worst]):.4g} of channel {worst} is {abs(float(layer.bias[worst])) / delta_own:.4g} "
+               f"steps of the window, more than the {fmt.state_bits}-bit membrane holds ({int(bad.sum())} of "
+               f"{bad.size} channels)")
+        if not saturate:
+            raise OverflowReport(msg + "; pass --saturate to clip it", None, f"layer {layer.id}: bias")
+        notes.append(QuantNote(layer.id, "bias", "saturated: " + msg))
+        v_init = np.clip(v_init, -fmt.state_max, fmt.state_max)
+    q = TtfsLayer(id=layer.id, shape=layer.shape, window=layer.window, nodes=layer.nodes,
+                  projections=[Projection(p.source, p.kind, m, p.kernel, p.stride, p.padding, p.delay_windows)
+                               for p, m in zip(layer.projections, mants)],
+                  bias=np.asarray(layer.bias, dtype=np.float64), shift=shift, ramp=ramp,
+                  threshold=np.full(layer.channels, t, dtype=INT), v_init=v_init.astype(INT))
+    return q, _relative_error(scaled, mants, ramp, shift)
+
+
+def quantize_readout(layer: ReadoutLayer, deltas: dict[str, np.ndarray], fmt: NumericFormat, saturate: bool,
+                     notes: list[QuantNote], scale_drop: int = 0) -> tuple[ReadoutLayer, float]:
+    scaled = [_scaled_projection(p, deltas[p.source], 1.0) for p in layer.projections]   # logit per source step
+    amax = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in scaled) or 1.0
+    m_max = fmt.weight_mant_max
+    bias = np.asarray(layer.bias, dtype=np.float64)
+    bias_max = fmt.bias_mant_max << fmt.bias_exp_max
+    # Finest scale first: the largest shift (up to the input shift) whose bias still fits the register.
+    chosen = None
+    top = max(fmt.shift_min, min(fmt.input_shift, fmt.shift_max) - scale_drop)
+    for shift in range(top, fmt.shift_min - 1, -1):
+        scale = amax / (m_max * 2.0 ** shift)
+        if np.all(np.abs(bias / scale) <= bias_max):
+            chosen = shift
+            break
+    if chosen is None:
+        shift = fmt.shift_min
+        scale = amax / (m_max * 2.0 ** shift)
+        msg = (f"bias up to {np.max(np.abs(bias)):.4g} needs {np.max(np.abs(bias / scale)):.0f} state units, more than "
+               f"the bias register's {bias_max}")
+        if not saturate:
+            raise OverflowReport(msg + "; pass --saturate to clip it", None, f"layer {layer.id}: bias")
+        notes.append(QuantNote(layer.id, "bias", "saturated: " + msg))
+        chosen = shift
+    shift = chosen
+    scale = amax / (m_max * 2.0 ** shift)
+    mants = [np.clip(np.floor(a / (scale * 2.0 ** shift) + 0.5), -m_max, m_max).astype(INT) for a in scaled]
+    bias_int = np.array([_to_bias_register(b / scale, fmt) for b in bias], dtype=INT)
+    q = ReadoutLayer(id=layer.id, shape=layer.shape, window=layer.window, nodes=layer.nodes,
+                     projections=[Projection(p.source, p.kind, m, p.kernel, p.stride, p.padding, p.delay_windows)
+                                  for p, m in zip(layer.projections, mants)],
+                     bias=bias_int, shift=shift, scale=scale)
+    return q, _relative_error(scaled, mants, 1.0 / scale, shift)
+
+
+def _to_bias_register(value: float, fmt: NumericFormat) -> int:
+    """Nearest value mantissa << exponent with the smallest exponent that fits (clipped at the maximum)."""
+    for exp in range(fmt.bias_exp_max + 1):
+        mant = math.floor(value / (1 << exp) + 0.5)
+        if abs(mant) <= fmt.bias_mant_max:
+            return mant << exp
+    return int(math.copysign(fmt.bias_mant_max, value)) << fmt.bias_exp_max
+
+
+def _relative_error(scaled: list[np.ndarray], mants: list[np.ndarray], unit: float, shift: int) -> float:
+    amax = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in scaled)
+    if amax == 0:
+        return 0.0
+    err = max(float(np.max(np.abs(a - m * 2.0 ** shift / unit))) if a.size else 0.0 for a, m in zip(scaled, mants))
+    return err / amax
+
+
+def quantize(layers: list[Layer], deltas: dict[str, np.ndarray], windows: dict[str, float], steps: int,
+             fmt: NumericFormat, saturate: bool = False, scale_drop: dict[str, int] | None = None) -> QuantResult:
+    """Quantize every TTFS layer and the readout; `scale_drop[layer]` lowers a layer's state scale by bits."""
+    drop = scale_drop or {}
+    out: list[Layer] = []
+    notes: list[QuantNote] = []
+    errors: dict[str, float] = {}
+    for layer in layers:
+        if isinstance(layer, TtfsLayer):
+            q, errors[layer.id] = quantize_ttfs(layer, deltas, windows[layer.id], steps, fmt, saturate, notes,
+                                                drop.get(layer.id, 0))
+            out.append(q)
+        elif isinstance(layer, ReadoutLayer):
+            q, errors[layer.id] = quantize_readout(layer, deltas, fmt, saturate, notes, drop.get(layer.id, 0))
+            out.append(q)
+        else:
+            out.append(layer)
+    return QuantResult(out, notes, errors)
