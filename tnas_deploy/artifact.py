@@ -21,10 +21,8 @@ from .compiled import CompiledNetwork
 from .errors import DeployError
 from .fixed_point import NumericFormat
 from .io_utils import atomic_path
-from .schemes.rate.layers import RATE_LAYER_TYPES, CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
-from .schemes.ttfs.layers import LAYER_TYPES, ConcatLayer, FlattenLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
-from .layers import Layer
-from .projection import Projection
+from .layers import LAYER_KINDS, Layer
+from .schemes import SCHEMES  # noqa: F401 - importing the schemes registers their layer kinds
 
 FORMAT = "tnas-artifact"
 FORMAT_VERSION = 1
@@ -34,88 +32,9 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=1, allow_nan=False)
 
 
-def _projection_json(p: Projection) -> dict[str, Any]:
-    out: dict[str, Any] = {"source": p.source, "kind": p.kind, "kernel": list(p.kernel), "stride": list(p.stride),
-                           "padding": list(p.padding), "delay_windows": p.delay_windows}
-    if isinstance(p, RateProjection):
-        out["delay"] = p.delay
-        if p.shift is not None:
-            out["shift"] = p.shift
-    if p.kind == "sparse":
-        out["matrix_shape"] = list(p.weight.shape)
-    return out
-
-
-def _rate_layer_json(layer: Layer) -> dict[str, Any]:
-    if isinstance(layer, RateInputLayer):
-        return {"values": layer.values}
-    if isinstance(layer, CubaLayer):
-        return {"projections": [_projection_json(p) for p in layer.projections], "shift": layer.shift,
-                "threshold_float": float(layer.threshold_float).hex(), "leak": float(layer.leak).hex(),
-                "current_leak": float(layer.current_leak).hex(), "reset": layer.reset, "role": layer.role,
-                "du": layer.du, "dv": layer.dv, "threshold": layer.threshold, "scale": float(layer.scale).hex()}
-    assert isinstance(layer, RateReadoutLayer)
-    return {"projections": [_projection_json(p) for p in layer.projections], "shift": layer.shift, "mode": layer.mode,
-            "source": layer.source, "scale": float(layer.scale).hex()}
-
-
 def _layer_json(layer: Layer) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": layer.id, "kind": layer.kind, "shape": list(layer.shape), "window": layer.window,
-                           "nodes": list(layer.nodes)}
-    if layer.kind in RATE_LAYER_TYPES:
-        out.update(_rate_layer_json(layer))
-        return out
-    if isinstance(layer, (TtfsLayer, ReadoutLayer)):
-        out["projections"] = [{"source": p.source, "kind": p.kind, "kernel": list(p.kernel), "stride": list(p.stride),
-                               "padding": list(p.padding), "delay_windows": p.delay_windows}
-                              for p in layer.projections]
-        out["shift"] = layer.shift
-    if isinstance(layer, TtfsLayer):
-        out["ramp"] = layer.ramp
-        out["bias_float"] = [float(b) for b in layer.bias]
-    if isinstance(layer, ReadoutLayer):
-        out["scale"] = float(layer.scale).hex()     # exact round trip of the float
-    if isinstance(layer, MaxPoolLayer):
-        out.update(source=layer.source, kernel=list(layer.kernel), stride=list(layer.stride))
-    if isinstance(layer, FlattenLayer):
-        out["source"] = layer.source
-    if isinstance(layer, ConcatLayer):
-        out.update(sources=list(layer.sources), delay_windows=list(layer.delay_windows))
-    return out
-
-
-def _int_array(w: np.ndarray) -> np.ndarray:
-    w = np.asarray(w, dtype=np.int64)
-    return w.astype(np.int16 if np.abs(w).max(initial=0) < 2 ** 15 else np.int32)
-
-
-def _layer_arrays(layer: Layer) -> dict[str, np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
-    if layer.kind in RATE_LAYER_TYPES:
-        for i, p in enumerate(getattr(layer, "projections", [])):
-            if p.kind == "sparse":
-                m = p.weight.tocsr()
-                arrays[f"w{i}_data"] = _int_array(m.data)
-                arrays[f"w{i}_indices"] = m.indices.astype(np.int64)
-                arrays[f"w{i}_indptr"] = m.indptr.astype(np.int64)
-            else:
-                arrays[f"w{i}"] = _int_array(p.weight)
-        if isinstance(layer, CubaLayer):
-            arrays["bias"] = np.asarray(layer.bias_q, dtype=np.int64)
-            arrays["bias_float"] = np.asarray(layer.bias, dtype=np.float64)
-        if isinstance(layer, RateReadoutLayer) and layer.mode == "membrane":
-            arrays["bias"] = np.asarray(layer.bias, dtype=np.int64)
-        return arrays
-    if isinstance(layer, (TtfsLayer, ReadoutLayer)):
-        for i, p in enumerate(layer.projections):
-            w = np.asarray(p.weight, dtype=np.int64)
-            arrays[f"w{i}"] = w.astype(np.int16 if np.abs(w).max(initial=0) < 2 ** 15 else np.int32)
-    if isinstance(layer, TtfsLayer):
-        arrays["threshold"] = np.asarray(layer.threshold, dtype=np.int64)
-        arrays["v_init"] = np.asarray(layer.v_init, dtype=np.int64)
-    if isinstance(layer, ReadoutLayer):
-        arrays["bias"] = np.asarray(layer.bias, dtype=np.int64)
-    return arrays
+    return {"id": layer.id, "kind": layer.kind, "shape": list(layer.shape), "window": layer.window,
+            "nodes": list(layer.nodes), **layer.to_json()}
 
 
 def save_artifact(net: CompiledNetwork, path: str | Path, summary: dict[str, Any]) -> None:
@@ -139,7 +58,7 @@ def save_artifact(net: CompiledNetwork, path: str | Path, summary: dict[str, Any
                 g.create_dataset(key, data=_dumps(meta[key]), dtype=h5py.string_dtype("utf-8"), track_times=False)
             arrays = f.create_group("arrays")
             for index, layer in enumerate(net.layers):
-                tensors = _layer_arrays(layer)
+                tensors = layer.arrays()
                 if tensors:
                     lg = arrays.create_group(f"{index:03d}_{layer.id}")
                     for name in sorted(tensors):
@@ -181,57 +100,13 @@ def load_artifact(path: str | Path) -> tuple[CompiledNetwork, dict[str, Any]]:
     return net, meta["summary"]
 
 
-def _rate_projections(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[RateProjection]:
-    from scipy import sparse
-    out = []
-    for i, p in enumerate(spec.get("projections", [])):
-        if p["kind"] == "sparse":
-            w = sparse.csr_matrix((arrays[f"w{i}_data"].astype(np.int64), arrays[f"w{i}_indices"],
-                                   arrays[f"w{i}_indptr"]), shape=tuple(p["matrix_shape"]))
-        else:
-            w = arrays[f"w{i}"].astype(np.int64)
-        out.append(RateProjection(p["source"], p["kind"], w, tuple(p["kernel"]), tuple(p["stride"]),
-                                  tuple(p["padding"]), p["delay_windows"], delay=p["delay"], shift=p.get("shift")))
-    return out
-
-
-def _rate_layer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray], common: dict[str, Any]) -> Layer:
-    if spec["kind"] == "rate_input":
-        return RateInputLayer(**common, values=spec["values"])
-    projs = _rate_projections(spec, arrays)
-    if spec["kind"] == "cuba":
-        return CubaLayer(**common, projections=projs, bias=arrays["bias_float"],
-                         threshold_float=float.fromhex(spec["threshold_float"]), leak=float.fromhex(spec["leak"]),
-                         current_leak=float.fromhex(spec["current_leak"]), reset=spec["reset"], role=spec["role"],
-                         shift=spec["shift"], du=spec["du"], dv=spec["dv"], threshold=spec["threshold"],
-                         bias_q=arrays["bias"].astype(np.int64), scale=float.fromhex(spec["scale"]))
-    bias = arrays["bias"].astype(np.int64) if "bias" in arrays else np.zeros(0, dtype=np.int64)
-    return RateReadoutLayer(**common, mode=spec["mode"], source=spec["source"], projections=projs, bias=bias,
-                            shift=spec["shift"], scale=float.fromhex(spec["scale"]))
-
-
 def _layer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Layer:
     common = dict(id=spec["id"], shape=tuple(spec["shape"]), window=spec["window"], nodes=tuple(spec["nodes"]))
-    if spec["kind"] in RATE_LAYER_TYPES:
-        return _rate_layer_from_json(spec, arrays, common)
-    cls = LAYER_TYPES[spec["kind"]]
-    if cls in (TtfsLayer, ReadoutLayer):
-        projs = [Projection(p["source"], p["kind"], arrays[f"w{i}"].astype(np.int64), tuple(p["kernel"]),
-                            tuple(p["stride"]), tuple(p["padding"]), p["delay_windows"])
-                 for i, p in enumerate(spec["projections"])]
-        if cls is TtfsLayer:
-            return TtfsLayer(**common, projections=projs, bias=np.asarray(spec["bias_float"]), shift=spec["shift"],
-                             ramp=spec["ramp"], threshold=arrays["threshold"].astype(np.int64),
-                             v_init=arrays["v_init"].astype(np.int64))
-        return ReadoutLayer(**common, projections=projs, bias=arrays["bias"].astype(np.int64), shift=spec["shift"],
-                            scale=float.fromhex(spec["scale"]))
-    if cls is MaxPoolLayer:
-        return MaxPoolLayer(**common, source=spec["source"], kernel=tuple(spec["kernel"]), stride=tuple(spec["stride"]))
-    if cls is FlattenLayer:
-        return FlattenLayer(**common, source=spec["source"])
-    if cls is ConcatLayer:
-        return ConcatLayer(**common, sources=tuple(spec["sources"]), delay_windows=tuple(spec["delay_windows"]))
-    return cls(**common)
+    cls = LAYER_KINDS.get(spec["kind"])
+    if cls is None:
+        raise DeployError(f"unknown layer kind {spec['kind']!r} (layer {spec['id']!r}); this tnas-deploy knows "
+                          f"{sorted(LAYER_KINDS)}: recompile the genome", None, "network.layers")
+    return cls.from_json(common, spec, arrays)
 
 
 __all__ = ["save_artifact", "load_artifact", "FORMAT", "FORMAT_VERSION", "__version__"]

@@ -27,6 +27,20 @@ class Layer:
         """The synapses into this layer (none for the input and views)."""
         return []
 
+    # -- artifact (de)serialisation: the common fields are written by `artifact.py` ------------------
+    def to_json(self) -> dict[str, Any]:
+        """The layer's own fields (beyond id, kind, shape, window, nodes) as JSON."""
+        return {}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The layer's integer (and float) tensors, stored as datasets."""
+        return {}
+
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> "Layer":
+        """Rebuild a stored layer: `common` holds id, shape, window and nodes."""
+        return cls(**common)
+
     def summary_fields(self, net: Any) -> dict[str, Any]:
         """What the compile summary shows of this layer beyond shape, neurons, synapses and weights."""
         return {}
@@ -42,6 +56,17 @@ class Layer:
     @property
     def channels(self) -> int:
         return self.shape[0]
+
+
+#: Every layer type by its `kind` (each scheme registers its own with `@register_layer`).
+LAYER_KINDS: dict[str, type[Layer]] = {}
+
+
+def register_layer(cls: type[Layer]) -> type[Layer]:
+    if cls.kind in LAYER_KINDS and LAYER_KINDS[cls.kind] is not cls:
+        raise ValueError(f"two layer types claim the kind {cls.kind!r}")
+    LAYER_KINDS[cls.kind] = cls
+    return cls
 
 
 def populations_behind(by_id: dict[str, Layer], layer_id: str) -> list[str]:

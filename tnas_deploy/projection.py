@@ -5,6 +5,7 @@ sums, plus the array helpers built on them (im2col convolution, min-pooling, per
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -47,6 +48,20 @@ class Projection:
         # avgpool2d: a depthwise sum over the window with one weight per channel (zero padding counts)
         win = _windows(x, self.kernel, self.stride, self.padding)  # (B, C, H', W', kh, kw)
         return win.sum(axis=(-1, -2)) * w.reshape(1, -1, 1, 1)
+
+    def to_json(self) -> dict[str, Any]:
+        """The projection's geometry as the artifact stores it (weights go to arrays, `weight_arrays`)."""
+        out: dict[str, Any] = {"source": self.source, "kind": self.kind, "kernel": list(self.kernel),
+                               "stride": list(self.stride), "padding": list(self.padding),
+                               "delay_windows": self.delay_windows}
+        if self.kind == "sparse":
+            out["matrix_shape"] = list(self.weight.shape)
+        return out
+
+    @classmethod
+    def from_json(cls, spec: dict[str, Any], weight: Any) -> "Projection":
+        return cls(spec["source"], spec["kind"], weight, tuple(spec["kernel"]), tuple(spec["stride"]),
+                   tuple(spec["padding"]), spec["delay_windows"])
 
     def fan_in(self, source_shape: Shape) -> int:
         if self.kind == "sparse":
@@ -195,3 +210,39 @@ def expand_per_channel(values: np.ndarray, shape: Shape) -> np.ndarray:
     values = np.asarray(values)
     return values.reshape((-1,) + (1,) * (len(shape) - 1)) * np.ones(shape, dtype=values.dtype)
 
+
+
+def int_array(values: np.ndarray) -> np.ndarray:
+    """Integer mantissas in the narrowest of int16 and int32 that holds them (how artifacts store weights)."""
+    w = np.asarray(values, dtype=np.int64)
+    return w.astype(np.int16 if np.abs(w).max(initial=0) < 2 ** 15 else np.int32)
+
+
+def weight_arrays(projections: list[Projection]) -> dict[str, np.ndarray]:
+    """The integer weights of a layer's projections as artifact arrays: `w<i>`, or for a sparse map its CSR parts
+    `w<i>_data`, `w<i>_indices`, `w<i>_indptr`."""
+    arrays: dict[str, np.ndarray] = {}
+    for i, p in enumerate(projections):
+        if p.kind == "sparse":
+            m = p.weight.tocsr()
+            arrays[f"w{i}_data"] = int_array(m.data)
+            arrays[f"w{i}_indices"] = m.indices.astype(np.int64)
+            arrays[f"w{i}_indptr"] = m.indptr.astype(np.int64)
+        else:
+            arrays[f"w{i}"] = int_array(p.weight)
+    return arrays
+
+
+def projections_from_json(cls: type[Projection], specs: list[dict[str, Any]], arrays: dict[str, np.ndarray]
+                          ) -> list[Any]:
+    """The projections of a stored layer (`cls.from_json` of each spec with its weights from `arrays`)."""
+    out = []
+    for i, spec in enumerate(specs):
+        if spec["kind"] == "sparse":
+            from scipy import sparse  # deferred: only composed maps are sparse
+            weight = sparse.csr_matrix((arrays[f"w{i}_data"].astype(np.int64), arrays[f"w{i}_indices"],
+                                        arrays[f"w{i}_indptr"]), shape=tuple(spec["matrix_shape"]))
+        else:
+            weight = arrays[f"w{i}"].astype(np.int64)
+        out.append(cls.from_json(spec, weight))
+    return out

@@ -158,6 +158,12 @@ class Scheme(ABC):
     def view_duration(self, net: "CompiledNetwork") -> str:
         """How a netron view of an artifact describes one inference's time."""
 
+    @abstractmethod
+    def view_layer(self, builder: Any, net: "CompiledNetwork", layer: Any, row: dict[str, Any],
+                   meta: dict[str, Any], common: dict[str, Any]) -> None:
+        """Add one chip layer (after the input) of an artifact to a netron view (`interop.onnx_graph.GraphBuilder`):
+        `row` is its summary row, `meta` and `common` the node metadata and attributes every layer gets."""
+
     def require_export(self, fmt: str, source: Path | None) -> None:
         """Refuse a foreign format this coding cannot be written in, with the reason."""
         if fmt not in self.exports:

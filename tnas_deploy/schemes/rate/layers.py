@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ...fixed_point import RATE_INPUT_LEVELS
-from ...layers import Layer
-from ...projection import Projection
+from ...layers import Layer, register_layer
+from ...projection import Projection, projections_from_json, weight_arrays
 
 
 @dataclass
@@ -36,7 +36,20 @@ class RateProjection(Projection):
     def state_shift(self, layer_shift: int) -> int:
         return layer_shift if self.shift is None else self.shift
 
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        out["delay"] = self.delay
+        if self.shift is not None:
+            out["shift"] = self.shift
+        return out
 
+    @classmethod
+    def from_json(cls, spec: dict[str, Any], weight: Any) -> "RateProjection":
+        return cls(spec["source"], spec["kind"], weight, tuple(spec["kernel"]), tuple(spec["stride"]),
+                   tuple(spec["padding"]), spec["delay_windows"], delay=spec["delay"], shift=spec.get("shift"))
+
+
+@register_layer
 @dataclass
 class RateInputLayer(Layer):
     """The input population: graded payloads during steps 0..T-1 (genome `coding.input`, docs/rate.md).
@@ -53,7 +66,16 @@ class RateInputLayer(Layer):
         """Real value of one payload unit."""
         return 1.0 / RATE_INPUT_LEVELS if self.values == "intensity" else 1.0
 
+    def to_json(self) -> dict[str, Any]:
+        return {"values": self.values}
 
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]
+                  ) -> "RateInputLayer":
+        return cls(**common, values=spec["values"])
+
+
+@register_layer
 @dataclass
 class CubaLayer(Layer):
     """A population of CUBA neurons (IF, LIF, or the OR neurons of a spike max-pool).
@@ -82,10 +104,30 @@ class CubaLayer(Layer):
         return {"role": self.role, "threshold": self.threshold, "du": self.du, "dv": self.dv, "reset": self.reset,
                 "delays": sorted({p.delay for p in self.projections})}
 
+    def to_json(self) -> dict[str, Any]:
+        return {"projections": [p.to_json() for p in self.projections], "shift": self.shift,
+                "threshold_float": float(self.threshold_float).hex(), "leak": float(self.leak).hex(),
+                "current_leak": float(self.current_leak).hex(), "reset": self.reset, "role": self.role,
+                "du": self.du, "dv": self.dv, "threshold": self.threshold, "scale": float(self.scale).hex()}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {**weight_arrays(self.projections), "bias": np.asarray(self.bias_q, dtype=np.int64),
+                "bias_float": np.asarray(self.bias, dtype=np.float64)}
+
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> "CubaLayer":
+        return cls(**common, projections=projections_from_json(RateProjection, spec["projections"], arrays),
+                   bias=arrays["bias_float"], threshold_float=float.fromhex(spec["threshold_float"]),
+                   leak=float.fromhex(spec["leak"]), current_leak=float.fromhex(spec["current_leak"]),
+                   reset=spec["reset"], role=spec["role"], shift=spec["shift"], du=spec["du"], dv=spec["dv"],
+                   threshold=spec["threshold"], bias_q=arrays["bias"].astype(np.int64),
+                   scale=float.fromhex(spec["scale"]))
+
     def incoming(self) -> list[Projection]:
         return list(self.projections)
 
 
+@register_layer
 @dataclass
 class RateReadoutLayer(Layer):
     """`membrane`: accumulates its input (plus bias) over the whole run; `spike_count`: counts a population."""
@@ -102,11 +144,28 @@ class RateReadoutLayer(Layer):
     def summary_fields(self, net: Any) -> dict[str, Any]:
         return {"mode": self.mode, "logit_scale": self.scale}
 
+    def to_json(self) -> dict[str, Any]:
+        return {"projections": [p.to_json() for p in self.projections], "shift": self.shift, "mode": self.mode,
+                "source": self.source, "scale": float(self.scale).hex()}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        arrays = weight_arrays(self.projections)
+        if self.mode == "membrane":
+            arrays["bias"] = np.asarray(self.bias, dtype=np.int64)
+        return arrays
+
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]
+                  ) -> "RateReadoutLayer":
+        bias = arrays["bias"].astype(np.int64) if "bias" in arrays else np.zeros(0, dtype=np.int64)
+        return cls(**common, mode=spec["mode"], source=spec["source"],
+                   projections=projections_from_json(RateProjection, spec["projections"], arrays), bias=bias,
+                   shift=spec["shift"], scale=float.fromhex(spec["scale"]))
+
     def incoming(self) -> list[Projection]:
         return list(self.projections)
 
 
-RATE_LAYER_TYPES: dict[str, type[Layer]] = {cls.kind: cls for cls in (RateInputLayer, CubaLayer, RateReadoutLayer)}
 
 
 def run_length(layers: list[Layer], steps: int) -> int:

@@ -92,6 +92,11 @@ class RateScheme(Scheme):
     def view_duration(self, net: CompiledNetwork) -> str:
         return f"rate coding, {net.steps} input steps, {net.run_steps} steps per inference"
 
+    def view_layer(self, builder: Any, net: CompiledNetwork, layer: Any, row: dict[str, Any],
+                   meta: dict[str, Any], common: dict[str, Any]) -> None:
+        from .view import layer_node   # imports onnx
+        layer_node(builder, net, layer, row, meta, common)
+
     def write_export(self, fmt: str, request: ExportRequest) -> str:
         """NIR from the genome; netx is written from a compiled network (`netx.export_netx`)."""
         from .nir import export_rate_nir

@@ -17,15 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from ...layers import Layer
-from ...projection import Projection
+from ...layers import Layer, register_layer
+from ...projection import Projection, int_array, projections_from_json
 
 
+@register_layer
 @dataclass
 class InputLayer(Layer):
     kind = "input"
 
 
+@register_layer
 @dataclass
 class TtfsLayer(Layer):
     """Fire-once TTFS neurons computing ReLU(sum of projections + bias)."""
@@ -43,10 +45,25 @@ class TtfsLayer(Layer):
     def summary_fields(self, net: Any) -> dict[str, Any]:
         return {"window_steps": net.steps, "window_length": net.windows[self.id], "ramp": self.ramp}
 
+    def to_json(self) -> dict[str, Any]:
+        return {"projections": [p.to_json() for p in self.projections], "shift": self.shift, "ramp": self.ramp,
+                "bias_float": [float(b) for b in self.bias]}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {**{f"w{i}": int_array(p.weight) for i, p in enumerate(self.projections)},
+                "threshold": np.asarray(self.threshold, dtype=np.int64), "v_init": np.asarray(self.v_init, dtype=np.int64)}
+
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> "TtfsLayer":
+        return cls(**common, projections=projections_from_json(Projection, spec["projections"], arrays),
+                   bias=np.asarray(spec["bias_float"]), shift=spec["shift"], ramp=spec["ramp"],
+                   threshold=arrays["threshold"].astype(np.int64), v_init=arrays["v_init"].astype(np.int64))
+
     def incoming(self) -> list[Projection]:
         return list(self.projections)
 
 
+@register_layer
 @dataclass
 class MaxPoolLayer(Layer):
     source: str = ""
@@ -59,7 +76,15 @@ class MaxPoolLayer(Layer):
         """Realised as fire-once neurons, each listening to its pooling window (one unit synapse per input)."""
         return [Projection(self.source, "avgpool2d", np.ones(self.channels, dtype=np.int64), self.kernel, self.stride)]
 
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "kernel": list(self.kernel), "stride": list(self.stride)}
 
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> "MaxPoolLayer":
+        return cls(**common, source=spec["source"], kernel=tuple(spec["kernel"]), stride=tuple(spec["stride"]))
+
+
+@register_layer
 @dataclass
 class FlattenLayer(Layer):
     source: str = ""
@@ -68,7 +93,15 @@ class FlattenLayer(Layer):
     def view_of(self) -> tuple[str, ...]:
         return (self.source,)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source}
 
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> "FlattenLayer":
+        return cls(**common, source=spec["source"])
+
+
+@register_layer
 @dataclass
 class ConcatLayer(Layer):
     sources: tuple[str, ...] = ()
@@ -78,7 +111,15 @@ class ConcatLayer(Layer):
     def view_of(self) -> tuple[str, ...]:
         return tuple(self.sources)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"sources": list(self.sources), "delay_windows": list(self.delay_windows)}
 
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> "ConcatLayer":
+        return cls(**common, sources=tuple(spec["sources"]), delay_windows=tuple(spec["delay_windows"]))
+
+
+@register_layer
 @dataclass
 class ReadoutLayer(Layer):
     """Non-spiking: its membrane after its sources' window, plus bias, is the logit vector."""
@@ -93,11 +134,18 @@ class ReadoutLayer(Layer):
     def summary_fields(self, net: Any) -> dict[str, Any]:
         return {"window_steps": net.steps, "logit_scale": self.scale}
 
+    def to_json(self) -> dict[str, Any]:
+        return {"projections": [p.to_json() for p in self.projections], "shift": self.shift,
+                "scale": float(self.scale).hex()}     # exact round trip of the float
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {**{f"w{i}": int_array(p.weight) for i, p in enumerate(self.projections)},
+                "bias": np.asarray(self.bias, dtype=np.int64)}
+
+    @classmethod
+    def from_json(cls, common: dict[str, Any], spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> "ReadoutLayer":
+        return cls(**common, projections=projections_from_json(Projection, spec["projections"], arrays),
+                   bias=arrays["bias"].astype(np.int64), shift=spec["shift"], scale=float.fromhex(spec["scale"]))
+
     def incoming(self) -> list[Projection]:
         return list(self.projections)
-
-
-LAYER_TYPES: dict[str, type[Layer]] = {cls.kind: cls for cls in
-                                       (InputLayer, TtfsLayer, MaxPoolLayer, FlattenLayer, ConcatLayer, ReadoutLayer)}
-
-

@@ -93,6 +93,11 @@ class TtfsScheme(Scheme):
     def view_duration(self, net: CompiledNetwork) -> str:
         return f"{bounds.windows_used(net)} windows x {net.steps} steps"
 
+    def view_layer(self, builder: Any, net: CompiledNetwork, layer: Any, row: dict[str, Any],
+                   meta: dict[str, Any], common: dict[str, Any]) -> None:
+        from .view import layer_node   # imports onnx
+        layer_node(builder, net, layer, row, meta, common)
+
     def write_export(self, fmt: str, request: ExportRequest) -> str:
         from .lowering import lower
         from .mapping import calibrate_windows
