@@ -1,5 +1,6 @@
 """The bundled models: they compile, their committed model cards are current, the digits model meets its
-accuracy target and is reproducible from its training script."""
+accuracy target, its committed weights give exactly its card's accuracies, and its training script is
+deterministic on any one machine and retrains it to its card's accuracies on any machine."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,7 +16,7 @@ import pytest
 
 from tnas_deploy.compiler import compile_files
 from tnas_deploy.genome import load_genome
-from tnas_deploy.model_card import card_json, render_readme
+from tnas_deploy.model_card import card_json, measure_card, render_readme
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -65,21 +66,90 @@ def test_eye_model_is_sized_for_smart_glasses() -> None:
     assert any(layer.kind == "ttfs" and len(layer.projections) == 2 for layer in net.layers)  # the residual add
 
 
-def test_digits_training_is_reproducible(tmp_path: Path) -> None:
-    """examples/train_digits.py with its fixed seed gives the committed weights and data splits."""
-    for name in ("digits_ttfs.json",):
-        shutil.copy(MODELS / name, tmp_path / name)
-    subprocess.run([sys.executable, str(ROOT / "examples" / "train_digits.py"), "--genome",
-                    str(tmp_path / "digits_ttfs.json")], check=True, capture_output=True, text=True)
-    for name in ("digits_calib.npz", "digits_test.npz"):
-        a, b = np.load(MODELS / name), np.load(tmp_path / name)
-        np.testing.assert_array_equal(a["x"], b["x"])
-        np.testing.assert_array_equal(a["y"], b["y"])
-    with h5py.File(MODELS / "digits_ttfs.h5") as a, h5py.File(tmp_path / "digits_ttfs.h5") as b:
+#: How far a retrained digits model's accuracies may be from its committed model card (0.015 = 1.5 points = 5 of
+#: the 360 test samples). Retraining is bit-reproducible only on one machine: another CPU's float rounding sends
+#: the 60 epochs down a different path (0.0029 max weight difference seen on another machine), after which the
+#: final accuracy varies like a re-run with perturbed initial weights. Measured around the card (float ANN 99.72 %,
+#: quantized 99.72 %, i.e. 1 error each) in 43 retrainings with the committed recipe: 30 with the initial weights
+#: perturbed by ~1 ulp and 1 with 2 torch threads (same seed, different rounding; weights end up to 0.57 apart)
+#: moved the float ANN by at most 2 samples (0.56 points); 12 other torch seeds by at most 3 samples (0.83 points).
+#: 1.5 points is ~2x the worst of those. It catches broken training (the same script with --epochs 3 gives
+#: 96.11 % float, 96.11 % quantized), not small regressions: on these easy digits --epochs 5 already reaches
+#: 98.33 % float (inside 1.5 points) but only 97.50 % quantized (outside the 2 points below).
+DIGITS_RETRAIN_FLOAT_ANN_TOLERANCE = 0.015
+#: The deployed accuracy (8-bit weights, reference simulator) adds quantization to that noise: the same 43 runs
+#: moved it by at most 4 samples (1.11 points); 2 points (7 samples) is again ~2x that.
+DIGITS_RETRAIN_QUANTIZED_TOLERANCE = 0.02
+
+
+@pytest.fixture(scope="module")
+def retrained_digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """examples/train_digits.py with its defaults (60 epochs, fixed seed: the committed model's recipe), run twice,
+    in two concurrent subprocesses (one thread each, ~7 s on 2 cores), each writing into its own temporary directory."""
+    runs = []
+    for name in ("first", "second"):
+        out = tmp_path_factory.mktemp(f"digits_{name}")
+        shutil.copy(MODELS / "digits_ttfs.json", out / "digits_ttfs.json")
+        log = (out / "train.log").open("w")
+        proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "train_digits.py"),
+                                 "--genome", str(out / "digits_ttfs.json")],
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+        runs.append((out, proc, log))
+    for out, proc, log in runs:
+        proc.wait()
+        log.close()
+        if proc.returncode != 0:
+            pytest.fail(f"examples/train_digits.py failed:\n{(out / 'train.log').read_text()}")
+    return runs[0][0], runs[1][0]
+
+
+def test_digits_training_is_deterministic(retrained_digits: tuple[Path, Path]) -> None:
+    """Two runs of examples/train_digits.py with the same seed on this machine write byte-identical weights and
+    data splits, and the splits are the committed ones (they come from integer index shuffles, no float
+    arithmetic beyond an exact /16, so they are the same on every CPU). The weights are not compared with the
+    committed ones: on another CPU the float rounding differs and 60 epochs amplify it;
+    test_retrained_digits_matches_its_model_card checks what a retrained model must reach instead."""
+    first, second = retrained_digits
+    for name in ("digits_ttfs.h5", "digits_calib.npz", "digits_test.npz"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), \
+            f"{name} differs between two runs of examples/train_digits.py with the same seed"
+    with h5py.File(first / "digits_ttfs.h5") as a, h5py.File(second / "digits_ttfs.h5") as b:
+        assert sorted(a) == sorted(b) and sorted(a)
         for group in a:
             for name in a[group]:
-                # single-threaded deterministic torch: identical on one machine; allow other CPUs' rounding
-                np.testing.assert_allclose(a[group][name][()], b[group][name][()], rtol=0, atol=1e-4)
+                np.testing.assert_array_equal(a[group][name][()], b[group][name][()])
+    for name in ("digits_calib.npz", "digits_test.npz"):
+        a, b = np.load(MODELS / name), np.load(first / name)
+        np.testing.assert_array_equal(a["x"], b["x"])
+        np.testing.assert_array_equal(a["y"], b["y"])
+
+
+def test_retrained_digits_matches_its_model_card(retrained_digits: tuple[Path, Path]) -> None:
+    """A model retrained by examples/train_digits.py (60 epochs, the committed recipe) reaches the committed
+    card's accuracies on the same 360 test samples: float ANN within 1.5 points and quantized reference
+    (loihi2, 8-bit) within 2 points (DIGITS_RETRAIN_*_TOLERANCE above says why), on any CPU."""
+    out = retrained_digits[0]
+    committed = json.loads((MODELS / "digits_ttfs.card.json").read_text())["accuracy"]
+    measured = measure_card(out / "digits_ttfs.json", out / "digits_calib.npz", out / "digits_test.npz")["accuracy"]
+    assert measured["test_samples"] == committed["test_samples"] == 360
+    assert abs(measured["float_ann"] - committed["float_ann"]) <= DIGITS_RETRAIN_FLOAT_ANN_TOLERANCE, \
+        (measured, committed)
+    assert abs(measured["quantized_reference"] - committed["quantized_reference"]) \
+        <= DIGITS_RETRAIN_QUANTIZED_TOLERANCE, (measured, committed)
+
+
+def test_committed_digits_weights_give_the_cards_accuracy(cards: list[dict]) -> None:
+    """The committed models/digits_ttfs.h5 (the same bytes on every machine) loads and, evaluated on the
+    committed test split, gives exactly the accuracies its committed card states. The card stores
+    round(correct / 360, 6) (README: percent with 2 decimals), which names the count of correct samples
+    uniquely, so this compares at the card's precision: the same number of correctly classified samples."""
+    committed = json.loads((MODELS / "digits_ttfs.card.json").read_text())["accuracy"]
+    measured = next(c for c in cards if c["model"] == "digits_ttfs")["accuracy"]
+    n = committed["test_samples"]
+    assert measured["test_samples"] == n == 360
+    for stage in ("float_ann", "float_ttfs", "quantized_reference"):
+        assert round(measured[stage] * n) == round(committed[stage] * n), (stage, measured, committed)
+        assert measured[stage] == committed[stage], (stage, measured, committed)
 
 
 def test_eye_weights_are_reproducible(tmp_path: Path) -> None:
