@@ -26,12 +26,17 @@ def unique_id(name: str, taken: set[str]) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", str(name))[:56] or "n"
     if not re.match(r"[A-Za-z_]", base):
         base = "n_" + base
-    candidate, k = base, 1
+    return unique_name(base, taken)
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name_2`, `name_3`, ... whichever is not yet in `taken` (which it joins)."""
+    candidate, k = name, 1
     while candidate in taken:
         k += 1
-        candidate = f"{base}_{k}"
+        candidate = f"{name}_{k}"
     taken.add(candidate)
     return candidate
 
 
-__all__ = ["ID_PATTERN", "Imported", "unique_id"]
+__all__ = ["ID_PATTERN", "Imported", "unique_id", "unique_name"]

@@ -1,4 +1,4 @@
-"""What the NIR exports of every coding share: the metadata keys, linear nodes, node names, refusals, writing."""
+"""What the NIR exports of every coding share: the metadata keys, linear nodes, refusals, writing."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,15 +37,6 @@ def refuse_node(genome: Genome, node_id: str, message: str, fld: str = "") -> De
     index = next(i for i, n in enumerate(genome.nodes) if n.id == node_id)
     return DeployError(f"NIR cannot express this: {message}", genome.source,
                        f"nodes[{index}] (id {node_id!r})" + (f".{fld}" if fld else ""))
-
-
-def unique_name(name: str, taken: set[str]) -> str:
-    candidate, k = name, 1
-    while candidate in taken:
-        k += 1
-        candidate = f"{name}_{k}"
-    taken.add(candidate)
-    return candidate
 
 
 def write_graph(graph, path: str | Path) -> Path:

@@ -32,7 +32,8 @@ import numpy as np
 from ... import __version__
 from ...errors import DeployError
 from ...genome import Genome
-from ...interop.nir_common import RATE_EXTENSION, RATE_EXTENSION_VERSION, refuse_node, unique_name, write_graph
+from ...interop.imported import unique_name
+from ...interop.nir_common import RATE_EXTENSION, RATE_EXTENSION_VERSION, refuse_node, write_graph
 from ...weights import Weights
 
 
