@@ -2,10 +2,10 @@
 
     .venv/bin/python examples/ttfs_error_vs_steps.py
 
-Float TTFS network (`tnas_deploy.ttfs.simulate_float`, no fixed-point quantization) of the bundled digits
+Float TTFS network (`tnas_deploy.schemes.ttfs.mapping.simulate_float`, no fixed-point quantization) of the bundled digits
 model, windows calibrated on models/digits_calib.npz (the genome's margin), evaluated on models/digits_test.npz.
 "ANN" is the genome's ReLU ANN counterpart in float64 (`tnas_deploy.ann`). The bound is the largest entry of
-`tnas_deploy.ttfs.error_bound` (docs/ttfs.md); it applies because no test activation exceeds its window,
+`tnas_deploy.schemes.ttfs.mapping.error_bound` (docs/ttfs.md); it applies because no test activation exceeds its window,
 which the script checks. The last row is continuous time (no grid): the mapping itself, exact up to float64.
 """
 from __future__ import annotations

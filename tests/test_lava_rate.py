@@ -1,7 +1,7 @@
 """Rate-coded networks on Lava's CPU simulator: bit-exact against the integer reference (`simulate_rate`).
 
 Every test runs several samples through one Lava run (state reset at each sample period) and compares
-every spike raster, readout value and prediction with `tnas_deploy.refsim.simulate`; each test also
+every spike raster, readout value and prediction with the rate reference simulator (`tnas_deploy.runner.simulate`); each test also
 checks that its populations really spike, so the comparison is not between two silent networks.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The ReLU ANN counterpart of a genome: the network the architecture search trains.
 
 Every node with a neuron applies ReLU to its output (the TTFS neuron computes exactly ReLU, see
-`tnas_deploy.ttfs`); the readout returns the flattened membrane of its input node as logits.
+`tnas_deploy.schemes.ttfs.mapping`); the readout returns the flattened membrane of its input node as logits.
 Parameter names are `<node id>.<tensor>` (PyTorch's own names), the same as in the weights file.
 """
 from __future__ import annotations

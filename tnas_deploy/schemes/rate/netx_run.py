@@ -15,7 +15,7 @@ def run_netx(path: str | Path, payload: np.ndarray, run_steps: int) -> dict[str,
 
     `payload` is the graded input (T, *input_shape), integers 0..255, sent at Lava steps 1..T. Returns
     `spikes`: per dense/conv block a boolean raster (run_steps, C, H, W) or (run_steps, N) (Lava step t + 1 is
-    step t of `tnas_deploy.refsim`), and `v`: the last block's membrane after the run (a membrane readout's
+    step t of the rate reference simulator, `schemes/rate/refsim.py`), and `v`: the last block's membrane after the run (a membrane readout's
     value). Lava's processes are stopped before returning.
     """
     from lava.lib.dl import netx

@@ -1,4 +1,4 @@
-"""Lava processes of a compiled rate network (interfaces only; the models are in `rate_models.py`).
+"""Lava processes of a compiled rate network (interfaces only; the models are in `models.py`).
 
 Like the TTFS processes, every population runs on a repeating sample period, here `net.run_steps`
 (T + D) steps: local step tau = (time_step - 1) % period, sample = (time_step - 1) // period, state

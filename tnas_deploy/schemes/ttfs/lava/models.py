@@ -2,7 +2,7 @@
 
 All arithmetic goes through `tnas_deploy.fixed_point`, the module the reference simulator uses, so the
 two agree bit for bit. Synaptic input arrives as the sum of weight mantissas (Lava's Dense/Sparse with
-`weights << 1, weight_exp = -1`, see `mapper.py`); `weight_to_state` shifts it into the state here.
+`weights << 1, weight_exp = -1`, see `runner.py`); `weight_to_state` shifts it into the state here.
 """
 from __future__ import annotations
 
