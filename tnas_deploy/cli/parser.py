@@ -23,7 +23,10 @@ class CliParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of `tnas-deploy` and its subcommands."""
-    p = CliParser(prog="tnas-deploy", description="Deploy searched TTFS spiking networks to neuromorphic chips.")
+    p = CliParser(prog="tnas-deploy", description="Deploy searched TTFS spiking networks to neuromorphic chips.",
+                  epilog="exit codes: 0 success; 1 verify found a difference; 2 bad input; 3 the backend failed "
+                         "(time-out, failed or killed Lava worker); 130, 143, 129 stopped by SIGINT (Ctrl-C), "
+                         "SIGTERM, SIGHUP, after stopping and cleaning up a Lava run (docs/lava.md)")
     p.add_argument("--version", action="version", version=f"tnas-deploy {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=CliParser)
 

@@ -1,9 +1,11 @@
-"""Lava backend: run compiled TTFS and rate networks on Lava's CPU simulator (`fixed_pt`) or on Loihi 2.
+"""The scheme-free part of the Lava backend: one guarded run, and the processes every scheme shares.
 
 Importing this package never imports Lava; `lava_available()` and `loihi2_available()` say what can run.
-Parts: `schedule` (when each population integrates and fires), `processes` and `models` (the custom
-TTFS processes and their fixed-point models), `runner` (build, run, stop, collect); for rate coding
-`rate_processes`, `rate_models` and `rate_runner` (which `runner.run_lava` dispatches to).
+Modules: `session` (a run's private folder and `run_guarded`: start, progress, time-out, failed workers,
+always stop), `signals` (SIGINT, SIGTERM and SIGHUP around a run), `teardown` (ending a run that cannot stop
+normally, its workers and shared memory included), `processes` and `models` (the periodic base model and the
+delay line; these two import Lava). Each scheme's own processes, models and runner are in
+`schemes/<coding>/lava/`.
 """
 from __future__ import annotations
 

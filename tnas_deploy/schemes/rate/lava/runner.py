@@ -9,7 +9,6 @@ step. Running, stopping and time-outs are those of every scheme (`lava_runtime.s
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -156,8 +155,7 @@ def run_lava_rate(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int],
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 
-    from ....lava_runtime.session import LavaTiming
-    from ....lava_runtime.session import run_guarded
+    from ....lava_runtime.session import LavaTiming, lava_workdir, run_guarded
 
     n = x.shape[0]
     T, period = net.steps, net.run_steps
@@ -165,8 +163,7 @@ def run_lava_rate(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int],
     static = np.asarray(x).shape[1:] == tuple(net.input_shape)
     frames = payload[:, :1] if static else payload
     total = n * period
-    with tempfile.TemporaryDirectory(prefix="tnas-lava-") as tmp:
-        workdir = Path(tmp)
+    with lava_workdir() as workdir:
         t0 = time.perf_counter()
         root, model_map, records = build_rate_network(net, frames, workdir)
         t1 = time.perf_counter()

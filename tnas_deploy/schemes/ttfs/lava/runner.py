@@ -1,12 +1,10 @@
 """Build the Lava network of a compiled artifact, stream samples through it in one run, collect results.
 
-Guarantees: the Lava runtime is always stopped (success, exception, Ctrl-C, time-out, failed worker);
-Lava's worker processes do not die of SIGINT (the parent handles Ctrl-C and stops them); any worker
-still alive after `stop()` is terminated, then killed, so no orphan process survives and nothing hangs.
+Running, stopping and cleaning up (time-outs, failed or killed workers, SIGINT/SIGTERM/SIGHUP) are those of
+every scheme: `lava_runtime.session.lava_workdir` holds the run's files, `run_guarded` runs it.
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ....compiled import CompiledNetwork
-from ....lava_runtime.session import LavaTiming, run_guarded
+from ....lava_runtime.session import LavaTiming, lava_workdir, run_guarded
 from ....fixed_point import encode_ttfs_input
 from ..layers import InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from ....result import SimResult
@@ -104,8 +102,7 @@ def run_lava(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int], None
     n = x.shape[0]
     total = n * schedule.period
     x_steps = encode_ttfs_input(x, net.steps)
-    with tempfile.TemporaryDirectory(prefix="tnas-lava-") as tmp:
-        workdir = Path(tmp)
+    with lava_workdir() as workdir:
         t0 = time.perf_counter()
         root, model_map, records = build_network(net, schedule, x_steps, workdir)
         t1 = time.perf_counter()
