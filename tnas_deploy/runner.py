@@ -10,7 +10,7 @@ from . import __version__
 from .compiled import CompiledNetwork
 from .dataset import Dataset
 from .errors import DeployError
-from .io_utils import atomic_path
+from .io_utils import npz_image, write_bytes_atomic
 from .progress import progress_bar
 from .lava_runtime.session import LavaTiming
 from .result import SimResult
@@ -67,6 +67,4 @@ def save_result(path, net: CompiledNetwork, result: SimResult, data: Dataset) ->
             arrays[f"counts/{layer}/{name}"] = values
     if data.y is not None:
         arrays["labels"] = data.y
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+    write_bytes_atomic(path, npz_image(arrays))

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import DeployError
 from .genome import Genome
-from .io_utils import atomic_path
+from .io_utils import hdf5_image, write_bytes_atomic
 
 Weights = dict[str, dict[str, np.ndarray]]
 
@@ -112,10 +112,16 @@ def weights_from_state_dict(genome: Genome, state: dict[str, np.ndarray]) -> Wei
 
 def save_weights(weights: Weights, path: str | Path) -> None:
     """Write weights as HDF5 (one group per node id), atomically and byte-reproducibly."""
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", track_order=False) as f:
-            for node_id in sorted(weights):
-                group = f.create_group(node_id)
-                for name in sorted(weights[node_id]):
-                    group.create_dataset(name, data=np.asarray(weights[node_id][name], dtype=np.float32),
-                                         track_times=False)
+    write_bytes_atomic(path, weights_image(weights))
+
+
+def weights_image(weights: Weights) -> bytes:
+    """The bytes of the weights file `save_weights` writes (float32 tensors, one group per node id)."""
+    def fill(f: h5py.File) -> None:
+        for node_id in sorted(weights):
+            group = f.create_group(node_id)
+            for name in sorted(weights[node_id]):
+                group.create_dataset(name, data=np.asarray(weights[node_id][name], dtype=np.float32),
+                                     track_times=False)
+
+    return hdf5_image(fill, track_order=False)

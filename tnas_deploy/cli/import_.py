@@ -13,8 +13,8 @@ def command(args: argparse.Namespace) -> int:
     from ..genome import genome_from_json
     from ..interop.netx_import import import_netx
     from ..interop.nir_import import import_nir
-    from ..io_utils import atomic_path
-    from ..weights import check_weights, save_weights
+    from ..io_utils import write_files_atomic
+    from ..weights import check_weights, weights_image
 
     source, out = args.source, args.output
     if not source.is_file():
@@ -46,9 +46,8 @@ def command(args: argparse.Namespace) -> int:
     except DeployError as exc:   # the translation produced something the genome rules refuse
         raise DeployError(f"the imported network is not a valid genome: {exc.message} ({exc.field})", source) from None
     weights = check_weights(genome, imported.weights, source)
-    with atomic_path(weights_path) as w_tmp, atomic_path(out) as g_tmp:
-        save_weights(weights, w_tmp)
-        g_tmp.write_text(genome.dumps(), encoding="utf-8")
+    # both files or neither: the genome names the weights file
+    write_files_atomic({weights_path: weights_image(weights), out: genome.dumps().encode("utf-8")})
     for note in imported.notes:
         print(f"note: {note}")
     print(f"wrote {out} and {weights_path} ({kind} import: {len(genome.nodes)} nodes, rate coding, "

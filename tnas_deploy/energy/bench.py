@@ -13,7 +13,7 @@ from .. import __version__
 from ..artifact import load_artifact, save_artifact
 from ..compiled import CompiledNetwork
 from ..errors import DeployError
-from ..io_utils import sha256_file, write_text_atomic
+from ..io_utils import sha256_file
 from ..profiles import available_profiles, load_profile
 from ..result import SimResult
 from ..summary import summarize
@@ -131,6 +131,6 @@ def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, 
     }
     if data.y is not None:
         report["accuracy"] = accuracy_block(result.predictions, data.y, net.classes)
-    write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    write_reports(report, out_dir)
+    report_json = json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    write_reports(report, out_dir, also={"report.json": report_json.encode("utf-8")})
     return report, out_dir

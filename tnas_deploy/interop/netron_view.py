@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import DeployError
 from ..genome.nodes import FIRE_ONCE_MODELS
-from ..io_utils import atomic_path
+from ..io_utils import write_bytes_atomic
 from ..schemes import scheme_for
 from .onnx_graph import DOMAIN, OPSET, GraphBuilder, onnx_module, pads, provenance_props
 
@@ -44,9 +44,7 @@ def write_view(source: Path, out: Path) -> Path:
     """Write an ONNX view of a genome (.json) or a compiled artifact to `out` (atomically); returns `out`."""
     source, out = Path(source), Path(out)
     model = build_model(source)
-    data = model.SerializeToString()
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+    write_bytes_atomic(out, model.SerializeToString())
     return out
 
 
@@ -76,7 +74,8 @@ def detect_kind(source: Path) -> str:
             head = fh.read(64)
     except OSError as exc:
         raise DeployError(f"cannot read the file ({exc.strerror})", source) from None
-    if head.startswith(HDF5_SIGNATURE):
+    from ..artifact import HEADER_MAGIC
+    if head.startswith((HEADER_MAGIC, HDF5_SIGNATURE)):   # artifacts start with their header; older ones with HDF5's
         return "artifact"
     if head.lstrip().startswith(b"{"):
         return "genome"

@@ -15,10 +15,12 @@ section helpers), `sections_summary`, `sections_network`, `sections_profiles` (t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...io_utils import atomic_path, write_text_atomic
+from ...errors import DeployError
+from ...io_utils import write_files_atomic
 from .document import (PLOTS_DIR, Block, Bullets, FigureBlock, Heading, Inline, Para, Plot, Run, Table, energy_unit,
                        fmt_energy, fmt_num, fmt_pct, fmt_unit)
 from .html import render_html
@@ -34,19 +36,24 @@ _OWN_PLOT = re.compile(r"^(energy_layers_.+|energy_comparison|spikes_per_layer|s
                        r"confusion)\.png$")
 
 
-def write_reports(report: dict[str, Any], out_dir: Path) -> None:
-    """Write report.md, report.html and plots/*.png into `out_dir` (each file atomically)."""
+def write_reports(report: dict[str, Any], out_dir: Path, also: Mapping[str, bytes] | None = None) -> None:
+    """Write report.md, report.html, plots/*.png and the files of `also` (name in `out_dir`: bytes, e.g.
+    report.json) into `out_dir` as one set: every file is complete before the first is renamed into place
+    (`io_utils.write_files_atomic`), so a failed write changes none of them."""
     out_dir = Path(out_dir)
     blocks, plots = build_document(report)
     plot_dir = out_dir / PLOTS_DIR
-    for plot in plots:
-        with atomic_path(plot_dir / plot.name) as tmp:
-            tmp.write_bytes(plot.png)
-    current = {p.name for p in plots}
-    if plot_dir.is_dir():
-        for stale in sorted(plot_dir.iterdir()):
-            if stale.is_file() and _OWN_PLOT.match(stale.name) and stale.name not in current:
-                stale.unlink()
     title = f"Energy benchmark: {report.get('network', 'unknown')}"
-    write_text_atomic(out_dir / "report.md", render_markdown(blocks))
-    write_text_atomic(out_dir / "report.html", render_html(blocks, title))
+    files = {out_dir / name: data for name, data in (also or {}).items()}
+    files.update({plot_dir / plot.name: plot.png for plot in plots})
+    files[out_dir / "report.md"] = render_markdown(blocks).encode("utf-8")
+    files[out_dir / "report.html"] = render_html(blocks, title).encode("utf-8")
+    write_files_atomic(files)
+    current = {p.name for p in plots}
+    stale = sorted(p for p in plot_dir.iterdir() if p.is_file() and _OWN_PLOT.match(p.name)
+                   and p.name not in current) if plot_dir.is_dir() else []
+    for plot_file in stale:
+        try:
+            plot_file.unlink()
+        except OSError as exc:
+            raise DeployError(f"cannot remove this plot of an earlier report ({exc.strerror})", plot_file) from None

@@ -47,7 +47,7 @@ from ...compiled import CompiledNetwork
 from ...compilation import network_identity
 from ...errors import DeployError, OverflowReport
 from ...fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
-from ...io_utils import atomic_path
+from ...io_utils import hdf5_image, write_bytes_atomic
 from ...layers import Layer
 from ..ttfs.scheme import NETX_CANNOT_TTFS
 from .layers import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
@@ -486,42 +486,43 @@ def _node_name(net: CompiledNetwork, layer_id: str) -> str:
 def write_netx(plan: NetxPlan, path: str | Path, metadata: dict[str, Any]) -> Path:
     """Write the blocks as a netx HDF5 file (atomically, no timestamps)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            def put(group, key, value):
-                group.create_dataset(key, data=value, track_times=False)
-            for i, b in enumerate(plan.blocks):
-                g = f.create_group(f"layer/{i}")
-                put(g, "type", np.array([b.kind.encode()]))
-                put(g, "shape", np.array(b.shape, dtype=np.int64))
-                if b.kind == "dense":
-                    put(g, "weight", np.asarray(b.weight, dtype=np.float32))
-                    put(g, "inFeatures", np.int64(b.weight.shape[1]))
-                    put(g, "outFeatures", np.int64(b.weight.shape[0]))
-                elif b.kind == "conv":
-                    put(g, "weight", np.asarray(b.weight, dtype=np.float32)[..., None])   # SLAYER's (O, I, kh, kw, 1)
-                    put(g, "inChannels", np.int64(b.weight.shape[1] * b.groups))
-                    put(g, "outChannels", np.int64(b.weight.shape[0]))
-                    put(g, "kernelSize", np.array(b.weight.shape[2:4], dtype=np.int64))
-                    put(g, "stride", np.array(b.stride, dtype=np.int64))
-                    put(g, "padding", np.array(b.padding, dtype=np.int64))
-                    put(g, "dilation", np.array([1, 1], dtype=np.int64))
-                    put(g, "groups", np.int64(b.groups))
-                if b.bias is not None:
-                    bias = np.asarray(b.bias)
-                    if bias.ndim == 3:                  # neuron-wise bias: netx's (x, y, channel) order
-                        bias = bias.transpose(2, 1, 0)
-                    put(g, "bias", bias.astype(np.float32))
-                if b.neuron is not None:
-                    n = g.create_group("neuron")
-                    put(n, "type", np.bytes_("CUBA"))
-                    for key in ("iDecay", "vDecay", "vThMant"):
-                        put(n, key, np.int64(b.neuron[key]))
-                    put(n, "refDelay", np.int64(1))
-                    put(n, "gradedSpike", np.bool_(False))
-            put(f, "simulation/Ts", np.int64(1))
-            put(f, "simulation/tSample", np.int64(metadata.get("run_steps", 0)))
-            put(f, METADATA_KEY, np.bytes_(json.dumps(metadata, sort_keys=True)))
+
+    def fill(f: h5py.File) -> None:
+        def put(group, key, value):
+            group.create_dataset(key, data=value, track_times=False)
+        for i, b in enumerate(plan.blocks):
+            g = f.create_group(f"layer/{i}")
+            put(g, "type", np.array([b.kind.encode()]))
+            put(g, "shape", np.array(b.shape, dtype=np.int64))
+            if b.kind == "dense":
+                put(g, "weight", np.asarray(b.weight, dtype=np.float32))
+                put(g, "inFeatures", np.int64(b.weight.shape[1]))
+                put(g, "outFeatures", np.int64(b.weight.shape[0]))
+            elif b.kind == "conv":
+                put(g, "weight", np.asarray(b.weight, dtype=np.float32)[..., None])   # SLAYER's (O, I, kh, kw, 1)
+                put(g, "inChannels", np.int64(b.weight.shape[1] * b.groups))
+                put(g, "outChannels", np.int64(b.weight.shape[0]))
+                put(g, "kernelSize", np.array(b.weight.shape[2:4], dtype=np.int64))
+                put(g, "stride", np.array(b.stride, dtype=np.int64))
+                put(g, "padding", np.array(b.padding, dtype=np.int64))
+                put(g, "dilation", np.array([1, 1], dtype=np.int64))
+                put(g, "groups", np.int64(b.groups))
+            if b.bias is not None:
+                bias = np.asarray(b.bias)
+                if bias.ndim == 3:                  # neuron-wise bias: netx's (x, y, channel) order
+                    bias = bias.transpose(2, 1, 0)
+                put(g, "bias", bias.astype(np.float32))
+            if b.neuron is not None:
+                n = g.create_group("neuron")
+                put(n, "type", np.bytes_("CUBA"))
+                for key in ("iDecay", "vDecay", "vThMant"):
+                    put(n, key, np.int64(b.neuron[key]))
+                put(n, "refDelay", np.int64(1))
+                put(n, "gradedSpike", np.bool_(False))
+        put(f, "simulation/Ts", np.int64(1))
+        put(f, "simulation/tSample", np.int64(metadata.get("run_steps", 0)))
+        put(f, METADATA_KEY, np.bytes_(json.dumps(metadata, sort_keys=True)))
+    write_bytes_atomic(path, hdf5_image(fill))
     return path
 
 
