@@ -1,9 +1,12 @@
-"""Compile time of each bundled model (imports excluded) and reference-simulator throughput.
+"""Compile time of the bundled models (imports excluded) and reference-simulator throughput.
 
     .venv/bin/python benchmarks/compile_speed.py          # prints one JSON object
 
 Compile = load genome, weights, profile and calibration data, lower, choose windows, quantize, measure
-headroom on the calibration data, write the artifact. Targets: tnas_er_eye under 2 s.
+headroom on the calibration data, write the artifact. Targets (issue 12): tnas_er_eye under 1 s, and
+csnn_digits at 1,000 time steps (`--steps 1000`) under 60 s: its headroom pass steps 512 calibration samples
+through 1,007 steps in each of 6 scale-lowering rounds. At that length conv1's membrane still saturates after
+the 6 rounds, so it is compiled with `--saturate` (without it, the same work ends in the overflow error).
 Throughput: samples per second of the integer reference simulator on the digits test split.
 """
 from __future__ import annotations
@@ -21,11 +24,17 @@ from tnas_deploy.artifact import save_artifact  # noqa: E402  (imports are not p
 from tnas_deploy.compiler import compile_files  # noqa: E402
 from tnas_deploy.data import load_dataset  # noqa: E402
 from tnas_deploy.runner import simulate  # noqa: E402
+from tnas_deploy.schemes import CompileOptions  # noqa: E402
 
+#: name -> (genome, calibration data, compile options)
 MODELS = {
-    "digits_ttfs": ("models/digits_ttfs.json", "models/digits_calib.npz"),
-    "tnas_er_eye": ("models/tnas_er_eye.json", "models/eye_events_synthetic.npz"),
+    "digits_ttfs": ("models/digits_ttfs.json", "models/digits_calib.npz", CompileOptions()),
+    "tnas_er_eye": ("models/tnas_er_eye.json", "models/eye_events_synthetic.npz", CompileOptions()),
+    "csnn_digits_1000_steps": ("models/csnn_digits.json", "models/digits_calib.npz",
+                               CompileOptions(steps=1000, saturate=True)),
 }
+#: Seconds each compile should stay under.
+TARGETS = {"tnas_er_eye": 1.0, "csnn_digits_1000_steps": 60.0}
 REPEATS = 3
 
 
@@ -41,9 +50,10 @@ def best_of(fn, repeats: int = REPEATS) -> float:
 def main() -> None:
     out: dict[str, object] = {"repeats": REPEATS, "statistic": "best of repeats, seconds"}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (genome, calib) in MODELS.items():
-            def job(genome: str = genome, calib: str = calib, name: str = name) -> None:
-                net, summary = compile_files(ROOT / genome, calibration_path=ROOT / calib)
+        for name, (genome, calib, options) in MODELS.items():
+            def job(genome: str = genome, calib: str = calib, name: str = name,
+                    options: CompileOptions = options) -> None:
+                net, summary = compile_files(ROOT / genome, calibration_path=ROOT / calib, options=options)
                 save_artifact(net, Path(tmp) / f"{name}.tdart", summary)
             out[f"compile_s_{name}"] = round(best_of(job), 3)
         net, _ = compile_files(ROOT / MODELS["digits_ttfs"][0], calibration_path=ROOT / MODELS["digits_ttfs"][1])
@@ -51,8 +61,12 @@ def main() -> None:
         seconds = best_of(lambda: simulate(net, test.x))
         out["refsim_samples"] = len(test)
         out["refsim_samples_per_s_digits"] = round(len(test) / seconds, 1)
-    out["target_compile_s_tnas_er_eye"] = 2.0
-    out["meets_target"] = out["compile_s_tnas_er_eye"] < 2.0
+    met = {}
+    for name, target in TARGETS.items():
+        out[f"target_compile_s_{name}"] = target
+        met[name] = out[f"compile_s_{name}"] < target
+    out["meets_targets"] = met
+    out["meets_target"] = all(met.values())
     print(json.dumps(out, indent=2))
 
 

@@ -151,6 +151,40 @@ def readout_value(v: np.ndarray, bias: np.ndarray, state_bits: int) -> tuple[np.
     return saturate(raw, state_bits), _peak(raw)
 
 
+# Closed forms of several TTFS steps. Each equals the stepwise rule it names (tests/test_headroom_fast.py steps
+# both); they let the compile's headroom pass skip the steps at which nothing arrives (docs/fixed_point.md 10).
+
+def ttfs_integrate_idle(u: np.ndarray, v: np.ndarray, steps: int, state_bits: int
+                        ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """`steps` calls of `ttfs_integrate_step` with no input (a_in = 0): new (u, v) and their peaks before saturation.
+
+    u holds, so v moves monotonically: v_j = sat(v + j u) (once saturated it stays there), and the raw values
+    v_(j-1) + u are monotonic too, largest in magnitude at the first or the last step. Exact, saturation
+    included, for states in range.
+    """
+    if steps <= 0:
+        return u, v, 0, 0
+    steps_ = INT(steps)
+    first = v + u
+    last = saturate(v + (steps_ - 1) * u, state_bits) + u
+    return u, saturate(v + steps_ * u, state_bits), _peak(u), max(_peak(first), _peak(last))
+
+
+def ttfs_fire_window(v: np.ndarray, ramp: int, threshold: np.ndarray, steps: int) -> tuple[np.ndarray, int]:
+    """The fire window (`steps` calls of `ttfs_fire_step` from membrane v, nothing fired yet) in closed form:
+    each neuron's fire step (`ttfs_fire_closed_form`, `steps` = never) and the peak |v| before saturation.
+
+    A neuron's raw values v + ramp (k + 1) rise until it fires, then it holds: with ramp > 0 they are largest in
+    magnitude at the first step or at the firing (else the last) step. Exact when that peak is within the
+    state range (then nothing saturated); a larger peak means stepping is needed for the exact values.
+    """
+    if steps <= 0 or np.size(v) == 0:
+        return np.full(np.shape(v), steps, dtype=INT), 0
+    fire = ttfs_fire_closed_form(v, ramp, threshold, steps)
+    top = v + INT(ramp) * (np.minimum(fire, steps - 1) + 1)
+    return fire, max(_peak(v + INT(ramp)), _peak(top))
+
+
 def _peak(x: np.ndarray) -> int:
     return int(np.max(np.abs(x))) if np.size(x) else 0
 
@@ -214,3 +248,116 @@ def encode_count_input(counts: np.ndarray) -> tuple[np.ndarray, bool]:
     """Event counts per bin -> graded payload, clipped to 255; also says whether anything was clipped."""
     c = np.asarray(counts)
     return np.clip(c, 0, RATE_INPUT_LEVELS).astype(INT), bool((c > RATE_INPUT_LEVELS).any())
+
+
+# -- blocks of CUBA steps: the same integers as calling `cuba_step` once per step ---------------------------
+# The compile's headroom pass runs these over whole blocks of time (tests/test_headroom_fast.py steps both).
+# Time is the first axis: a_in (steps, *population), spikes (steps, *population).
+
+def cuba_run(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, bias: np.ndarray, p: CubaParams
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """`cuba_step` once per step of a block of inputs `a_in` (steps, *population).
+
+    Returns the final (u, v), the spikes (steps, *population) and the peaks |u| and |v| before saturation over
+    the block. With an instantaneous current (du = 4096: decay(u, 4096) = 0) u is each step's input alone, so
+    u for the whole block at once; without any memory (du = dv = 4096: a max-pool's OR neurons) v too. An IF
+    membrane (dv = 0: decay(v, 0) = v) steps in int32 when every value provably fits (|v| <= the state limit
+    and |u + bias| <= limit + max|bias|, both below 2**30); other neurons step in int64.
+    """
+    steps = a_in.shape[0]
+    spikes = np.zeros(a_in.shape, dtype=bool)
+    if steps == 0:
+        return u, v, spikes, 0, 0
+    if p.du != DECAY_UNITY:
+        peak_u = peak_v = 0
+        for k in range(steps):
+            u, v, spikes[k], step_u, step_v = cuba_step(u, v, a_in[k], bias, p)
+            peak_u, peak_v = max(peak_u, step_u), max(peak_v, step_v)
+        return u, v, spikes, peak_u, peak_v
+    lim = 2 ** (p.state_bits - 1) - 1
+    bias = np.asarray(bias, dtype=INT)
+    narrow = p.dv in (0, DECAY_UNITY) and p.state_bits <= 30 and _largest(bias) < 2 ** 29
+    dtype = np.int32 if narrow else INT
+    drive = np.empty(a_in.shape, dtype=dtype)               # u at each step, then u + bias: what v gains
+    np.clip(a_in, -lim, lim, out=drive, casting="unsafe")   # in range after clipping: the cast is exact
+    u_new = drive[-1].astype(INT)
+    drive += bias.astype(dtype)
+    peak_u = _largest(a_in)
+    if p.dv == DECAY_UNITY:                                 # v = sat(u + bias) at every step: no state
+        peak_v = _largest(drive)
+        np.clip(drive, -lim, lim, out=drive)
+        np.greater(drive, p.threshold, out=spikes)
+        v_new = drive[-1].astype(INT)
+        _reset(v_new, spikes[-1], p)
+        return u_new, v_new, spikes, peak_u, peak_v
+    top = bottom = 0
+    v_now = np.asarray(v, dtype=dtype)
+    for k in range(steps):
+        raw = (v_now if p.dv == 0 else decay(v_now, p.dv)) + drive[k]     # decay(v, 0) = v
+        top, bottom = max(top, int(raw.max())), min(bottom, int(raw.min()))
+        np.clip(raw, -lim, lim, out=raw)
+        np.greater(raw, p.threshold, out=spikes[k])
+        _reset(raw, spikes[k], p)
+        v_now = raw
+    return u_new, v_now.astype(INT), spikes, peak_u, max(top, -bottom)
+
+
+def _largest(x: np.ndarray) -> int:
+    """max |x| of an integer array (as `_peak`), without a temporary array."""
+    return max(int(np.max(x)), -int(np.min(x))) if np.size(x) else 0
+
+
+def _reset(v: np.ndarray, spikes: np.ndarray, p: CubaParams) -> None:
+    """`cuba_step`'s reset, in place on a fresh array (masks as 0/1 factors: cheaper than masked assignment)."""
+    if p.reset_subtract:
+        v -= spikes * v.dtype.type(p.threshold)
+    else:
+        v *= ~spikes
+
+
+def cuba_constant_input(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, bias: np.ndarray, p: CubaParams,
+                        steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """`steps` calls of `cuba_step` with the same input `a_in` (*population); returns as `cuba_run`.
+
+    Closed form for the IF neuron with an instantaneous current and reset to zero (du = 4096, dv = 0, v <= the
+    threshold t >= 0, as after any step), which gains c = sat(a_in) + bias per step:
+    * c <= 0: no spike; v_j = max(v + j c, -limit), raw values falling from v + c;
+    * c > 0, t >= limit: no spike either; v_j = min(v + j c, limit), raw values rising from v + c;
+    * c > 0, t < limit: the first spike at j1 = floor((t - v) / c) + 1 (raw v + j1 c), then one every
+      p = floor(t / c) + 1 steps from v = 0 (raws c, 2c, ..., p c); raw values peak at the ends of each stretch.
+    Neurons without memory repeat one step; other neurons are stepped (`cuba_run`).
+    """
+    if steps <= 0:
+        return u, v, np.zeros((0,) + a_in.shape, dtype=bool), 0, 0
+    threshold = INT(p.threshold)
+    if p.du == DECAY_UNITY and p.dv == DECAY_UNITY:
+        u, v, spikes, peak_u, peak_v = cuba_step(u, v, a_in, bias, p)
+        return u, v, np.repeat(spikes[None], steps, axis=0), peak_u, peak_v
+    if p.du != DECAY_UNITY or p.dv != 0 or p.reset_subtract or threshold < 0 or not bool(np.all(v <= threshold)):
+        return cuba_run(u, v, np.broadcast_to(a_in[None], (steps,) + a_in.shape), bias, p)
+    lim = INT(2 ** (p.state_bits - 1) - 1)
+    steps_ = INT(steps)
+    u_new = saturate(a_in, p.state_bits)
+    c = u_new + bias
+    # without a spike v moves monotonically from v towards the limit it may saturate at (clip is that limit)
+    v_new = np.clip(v + steps_ * c, -lim, lim)
+    last = np.clip(v + (steps_ - 1) * c, -lim, lim) + c        # the last raw value
+    peak_v = _largest(v + c)                                   # the first raw value
+    spikes = np.zeros((steps,) + a_in.shape, dtype=bool)
+    if threshold < lim:
+        rising = c > 0
+        gain = np.maximum(c, 1)                                # c where it fires, 1 (unused) elsewhere
+        first = (threshold - v) // gain + 1 + ~rising * (steps_ + 1)    # the first spike, 1-based (none: > steps)
+        period = threshold // gain + 1
+        after = np.maximum(steps_ - first, -1)                 # steps after the first spike, -1: none yet
+        fired = after >= 0
+        # (masks as factors: cheaper than masked assignment)
+        v_new += ((np.maximum(after, 0) % period) * c - v_new) * fired
+        last += (v + np.minimum(first, steps_) * c - last) * rising      # the first stretch ends here
+        peak_v = max(peak_v, _largest(np.minimum(np.maximum(after, 0), period) * c))   # p c once a cycle ends
+        following = np.minimum(first, steps_ + 1).astype(np.int32)    # spikes at first, first + period, ...
+        period32 = np.minimum(period, steps_ + 1).astype(np.int32)    # (a period past the block: one spike)
+        for k in range(steps):
+            np.equal(following, k + 1, out=spikes[k])
+            following += period32 * spikes[k]
+    return u_new, v_new, spikes, _largest(a_in), max(peak_v, _largest(last))

@@ -4,6 +4,7 @@ sums, plus the array helpers built on them (im2col convolution, min-pooling, per
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,27 @@ class Projection:
         # avgpool2d: a depthwise sum over the window with one weight per channel (zero padding counts)
         win = _windows(x, self.kernel, self.stride, self.padding)  # (B, C, H', W', kh, kw)
         return win.sum(axis=(-1, -2)) * w.reshape(1, -1, 1, 1)
+
+    def apply_per_code(self, codes: np.ndarray, values: Iterable[int], dtype: type = np.float64
+                       ) -> Iterator[np.ndarray]:
+        """`apply((codes == value).astype(dtype), dtype)` for each of `values`, in order: the synaptic input of the
+        sources whose code is that value (say, those that spike at one time step). `codes` (B, *source_shape) are
+        integers, 0 for a source that is never meant (zero padding reads as 0); the values are not 0. A
+        convolution lays out its input windows (im2col) once for all values, in the codes' small dtype, instead
+        of once per value: the same integer sums."""
+        codes = np.asarray(codes)
+        if self.kind != "conv2d":
+            for value in values:
+                yield self.apply((codes == value).astype(dtype), dtype)
+            return
+        w = np.asarray(self.weight, dtype=dtype)
+        win = _windows(codes, (w.shape[2], w.shape[3]), self.stride, self.padding)   # (B, C, H', W', kh, kw)
+        b, c, h, wd, kh, kw = win.shape
+        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(b * h * wd, c * kh * kw)
+        matrix = w.reshape(w.shape[0], -1).T
+        for value in values:
+            out = (cols == value).astype(dtype) @ matrix               # (B*H'*W', O)
+            yield out.reshape(b, h, wd, -1).transpose(0, 3, 1, 2)
 
     def to_json(self) -> dict[str, Any]:
         """The projection's geometry as the artifact stores it (weights go to arrays, `weight_arrays`)."""

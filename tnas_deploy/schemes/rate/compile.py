@@ -21,7 +21,7 @@ from ..base import CompileOptions
 from .lowering import ANALOG_MAXPOOL_OPTIONS, lower_rate
 from .layers import CubaLayer, RateInputLayer, RateReadoutLayer, run_length
 from .quantize import quantize_rate
-from .refsim import simulate_rate
+from .peaks import measure_peaks
 
 def compile_rate(inputs: CompileInputs, options: CompileOptions) -> CompiledNetwork:
     genome = inputs.genome
@@ -83,8 +83,7 @@ def measure_rate_headroom(net: CompiledNetwork, calib, progress: bool = False
     peaks: dict[str, dict[str, int]] = {}
     if calib is not None:
         with progress_bar(len(calib), "headroom on calibration data", progress) as bar:
-            peaks = simulate_rate(net.layers, calib.x, net.steps, net.input_shape, net.fmt.state_bits,
-                                  track_peaks=True, progress=bar.update).peaks
+            peaks = measure_peaks(net.layers, calib.x, net.steps, net.fmt.state_bits, progress=bar.update)
     out: dict[str, dict[str, Any]] = {}
     overflows: dict[str, tuple[str, int]] = {}
     for layer in net.layers:

@@ -4,28 +4,32 @@ It steps every TTFS layer through its integrate window and its fire window with 
 `tnas_deploy.fixed_point` (the same ones the Lava process models call), so its spike steps, readout
 values and predictions are the bit-exact expectation for any backend.
 
-Synaptic input per step is computed for all K steps of a window at once: the one-hot spike tensor of
-each step goes through the projection's weight mantissas in float32 when every partial sum stays below
-2**24 (exact), else in float64 (exact below 2**53); the shift into the state is applied in int64.
-Layers whose worst case provably fits the state use the closed form v = v_init + sum w q instead
-(the same integers), unless peaks are tracked.
+Stepping a window takes `ttfs_integrate_step` only at the steps at which some source spikes and
+`ttfs_integrate_idle` for the steps between (no input: a closed form), and the fire window in closed form
+(`ttfs_fire_window`) unless its peak shows that a state saturated (then `ttfs_fire_step` K times): the
+same integers as every step, at a cost that grows with the spikes rather than the steps (docs/fixed_point.md
+section 10). A step's synaptic input is its one-hot spike tensor through the projection's weight mantissas
+in float32 when every partial sum stays below 2**24 (exact), else in float64 (exact below 2**53); the shift
+into the state is applied in int64. Layers whose worst case provably fits the state use the closed form
+v = v_init + sum w q instead (the same integers), unless peaks are tracked.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ...compiled import CompiledNetwork
 from ...fixed_point import (INT, encode_ttfs_input, readout_value, ttfs_fire_closed_form, ttfs_fire_step,
-                            ttfs_integrate_step, weight_to_state)
+                            ttfs_fire_window, ttfs_integrate_idle, ttfs_integrate_step, weight_to_state)
 from .bounds import provably_safe
 from .layers import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from ...layers import Layer
 from ...result import SPIKE_TIMES, SimResult, concat_results
 from ...projection import Projection, expand_per_channel, max_pool_min
 
-#: Elements of the one-hot (K x batch x source) tensor built at once; bounds memory (8 bytes each).
+#: Elements of a step's synaptic input (samples x neurons, or a convolution's input windows) built at once;
+#: bounds memory (8 bytes each).
 CHUNK_ELEMENTS = 1 << 24
 
 COUNTS = ("spikes", "synaptic_events", "neuron_updates")
@@ -37,25 +41,18 @@ def _exact_dtype(proj: Projection, src_shape: tuple[int, ...], out_shape: tuple[
     return np.float32 if bound < 2 ** 24 else np.float64
 
 
-def _synaptic_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: int, out_shape: tuple[int, ...]
-                    ) -> np.ndarray:
-    """a_in for every step of the source window: (K, B, *out_shape) int64.
+def _step_inputs(proj: Projection, steps_src: np.ndarray, event_steps: list[int], steps: int, shift: int,
+                 out_shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+    """a_in at each of `event_steps` (ascending): (B, *out_shape) int64 each.
 
-    The one-hot spike tensor of each step goes through the projection's mantissas (exact, see
-    `_exact_dtype`); the shift into the state is applied afterwards in int64 (`weight_to_state`).
+    The one-hot spike tensor of each step goes through the projection's mantissas (exact, see `_exact_dtype`;
+    `Projection.apply_per_code` with code K - step, 0 = no spike); the shift into the state is applied
+    afterwards in int64 (`weight_to_state`).
     """
     dtype = _exact_dtype(proj, steps_src.shape[1:], out_shape)
-    batch = steps_src.shape[0]
-    per_sample = int(np.prod(steps_src.shape[1:])) * steps
-    chunk = max(1, CHUNK_ELEMENTS // max(1, per_sample))
-    parts = []
-    ks = np.arange(steps).reshape((steps, 1) + (1,) * (steps_src.ndim - 1))
-    for start in range(0, batch, chunk):
-        s = steps_src[start:start + chunk]
-        onehot = (s[None] == ks).astype(dtype)                          # (K, b, *src)
-        out = proj.apply(onehot.reshape((-1,) + s.shape[1:]), dtype)
-        parts.append(out.reshape((steps, s.shape[0]) + out.shape[1:]))
-    return weight_to_state(np.rint(np.concatenate(parts, axis=1)), shift)
+    codes = (steps - steps_src).astype(np.uint8 if steps < 256 else np.uint16 if steps < 65536 else np.int32)
+    for value in proj.apply_per_code(codes, [steps - k for k in event_steps], dtype):
+        yield weight_to_state(np.rint(value), shift)
 
 
 def _closed_form_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: int,
@@ -70,7 +67,7 @@ def _closed_form_input(proj: Projection, steps_src: np.ndarray, steps: int, shif
 
 def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], steps: int, state_bits: int,
                stepwise: bool) -> tuple[np.ndarray, int, int]:
-    """The integrate window from v = v_init (0 for the readout). Stepwise: `ttfs_integrate_step` K times
+    """The integrate window from v = v_init (0 for the readout). Stepwise: as `ttfs_integrate_step` K times
     (exact, tracks peaks, saturates). Otherwise (only for layers whose worst case provably fits the state)
     its closed form, v = v_init + sum w q."""
     v0 = expand_per_channel(layer.v_init, layer.shape) if isinstance(layer, TtfsLayer) else 0
@@ -78,32 +75,46 @@ def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], st
         v = v0 + sum(_closed_form_input(p, local[p.source], steps, layer.shift, layer.shape) for p in layer.projections)
         v = v.reshape(v.shape[0], -1) if isinstance(layer, ReadoutLayer) else v
         return v, -1, -1
-    # Samples are independent: step them in chunks so the per-step input (K x chunk x neurons) stays bounded.
+    # Samples are independent: step them in chunks so the per-step input (chunk x neurons) stays bounded. Only
+    # steps at which some source spikes change u; the steps between them have a closed form (no input).
     batch = local[layer.projections[0].source].shape[0]
-    widest = max([layer.size] + [local[p.source][0].size for p in layer.projections])
-    chunk = max(1, CHUNK_ELEMENTS // max(1, steps * widest))
+    # per sample: the neurons, each source, and a convolution's input windows (`Projection.apply_per_code`)
+    widest = max([layer.size] + [local[p.source][0].size for p in layer.projections]
+                 + [p.fan_in(local[p.source].shape[1:]) * layer.size // layer.shape[0]
+                    for p in layer.projections if p.kind == "conv2d"])
+    chunk = max(1, CHUNK_ELEMENTS // max(1, widest))
     parts, peak_u, peak_v = [], 0, 0
     for start in range(0, max(batch, 1), chunk):
-        a_in = 0
-        for proj in layer.projections:
-            a_in = a_in + _synaptic_input(proj, local[proj.source][start:start + chunk], steps, layer.shift,
-                                          layer.shape)
-        if isinstance(layer, ReadoutLayer):
-            a_in = a_in.reshape(a_in.shape[:2] + (-1,))
-        u = np.zeros(a_in.shape[1:], dtype=INT)
+        sources = [local[p.source][start:start + chunk] for p in layer.projections]
+        events = sorted(set().union(*(np.unique(s[s < steps]).tolist() for s in sources)))
+        inputs = [_step_inputs(p, s, events, steps, layer.shift, layer.shape) for p, s in zip(layer.projections, sources)]
+        n = sources[0].shape[0]
+        u = np.zeros((n,) + ((layer.size,) if isinstance(layer, ReadoutLayer) else tuple(layer.shape)), dtype=INT)
         v = u + v0                                          # v_init per neuron, broadcast over samples
-        for k in range(steps):
-            u, v, pu, pv = ttfs_integrate_step(u, v, a_in[k], state_bits)
+        done = 0                                            # steps integrated so far
+        for k in events + [steps]:
+            u, v, pu, pv = ttfs_integrate_idle(u, v, k - done, state_bits)
             peak_u, peak_v = max(peak_u, pu), max(peak_v, pv)
+            if k == steps:
+                break
+            a_in = sum(next(i) for i in inputs)
+            u, v, pu, pv = ttfs_integrate_step(u, v, a_in.reshape(u.shape), state_bits)
+            peak_u, peak_v = max(peak_u, pu), max(peak_v, pv)
+            done = k + 1
         parts.append(v)
     return np.concatenate(parts), peak_u, peak_v
 
 
 def _fire(layer: TtfsLayer, v: np.ndarray, steps: int, state_bits: int, stepwise: bool) -> tuple[np.ndarray, int]:
-    """The fire window: `ttfs_fire_step` K times, or (provably no saturation) its closed form."""
+    """The fire window: its closed form when nothing can saturate or, tracking peaks, when the peak shows that
+    nothing did (`ttfs_fire_window`); otherwise `ttfs_fire_step` K times."""
     threshold = expand_per_channel(layer.threshold, layer.shape)
     if not stepwise:
         return ttfs_fire_closed_form(v, layer.ramp, threshold, steps), -1
+    if layer.ramp > 0:
+        fire, peak = ttfs_fire_window(v, layer.ramp, threshold, steps)
+        if peak <= 2 ** (state_bits - 1) - 1:
+            return fire, peak
     fired = np.zeros(v.shape, dtype=bool)
     step = np.full(v.shape, steps, dtype=INT)
     peak = 0
