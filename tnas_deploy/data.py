@@ -2,14 +2,14 @@
 `y` (integer class labels). Every reader checks the layout and names what is wrong (docs/data.md)."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import Dataset
 from .errors import DeployError
-from .io_utils import sha256_file
+from .io_utils import npz_image, sha256_file, write_bytes_atomic
+from .npz_input import read_npz
 
 
 def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int | None = None,
@@ -29,15 +29,7 @@ def load_dataset(path: str | Path, input_shape: tuple[int, ...], n_classes: int 
     if events.is_hdf5_file(path):
         _events_fit(rate_steps, rate_values, path, role)
         return events.dataset_from_events(path, input_shape, n_classes, window_us, role=role, rate_steps=rate_steps)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DeployError("is a single array (.npy); expected an .npz archive with arrays 'x' and optionally 'y' "
-                              "(np.savez(path, x=..., y=...))", path)
-        with loaded as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DeployError(f"not a readable .npz file ({exc}); expected arrays 'x' and optionally 'y'", path) from None
+    arrays = read_npz(path, "an .npz archive with arrays 'x' and optionally 'y' (np.savez(path, x=..., y=...))")
     if events.is_event_archive(arrays):
         _events_fit(rate_steps, rate_values, path, role)
         return events.dataset_from_event_set(events.events_from_npz_arrays(arrays, path), input_shape, n_classes,
@@ -113,10 +105,4 @@ def _labels(arrays: dict[str, np.ndarray], n: int, path: Path, n_classes: int | 
 
 
 def save_dataset(path: str | Path, x: np.ndarray, y: np.ndarray | None = None) -> None:
-    from .io_utils import atomic_path
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            if y is None:
-                np.savez_compressed(fh, x=x)
-            else:
-                np.savez_compressed(fh, x=x, y=y)
+    write_bytes_atomic(path, npz_image({"x": x} if y is None else {"x": x, "y": y}))

@@ -20,7 +20,6 @@ or Tonic's (width, height, polarities).
 """
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -30,6 +29,7 @@ import numpy as np
 from .dataset import Dataset
 from .errors import DeployError
 from .io_utils import sha256_file
+from .npz_input import read_npz
 
 #: canonical column -> accepted names, in order of preference
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -110,14 +110,7 @@ def load_event_file(path: str | Path) -> EventSet:
         raise DeployError("event file not found", path)
     if is_hdf5_file(path):
         return _from_hdf5(path)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DeployError(f"is a single array (.npy); expected {_LAYOUTS}", path)
-        with loaded as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DeployError(f"not a readable .npz or HDF5 file ({exc}); expected {_LAYOUTS}", path) from None
+    arrays = read_npz(path, _LAYOUTS, what=".npz or HDF5 file")
     return events_from_npz_arrays(arrays, path)
 
 

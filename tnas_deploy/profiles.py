@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ import tomli
 from .errors import DeployError
 from .fixed_point import NumericFormat
 from .io_utils import sha256_file
+from .json_input import MAX_NESTING, nesting_depth
 
+#: A profile name: it becomes part of file names, so only these characters, no leading dot (and no "..").
+PROFILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 #: The profiles shipped with the project (repository checkout / editable install).
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "hw_profiles"
 
@@ -106,9 +110,17 @@ def load_profile(name_or_path: str) -> HardwareProfile:
         raw = tomli.loads(path.read_text(encoding="utf-8"))
     except (tomli.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DeployError(f"malformed TOML: {exc}", path) from None
+    except RecursionError:   # tomli: inline arrays nested past 400 levels, or inline tables past the stack
+        raise DeployError(f"TOML nested deeper than {MAX_NESTING} levels; no profile nests that deep", path) from None
+    if nesting_depth(raw, MAX_NESTING) > MAX_NESTING:   # the profile is copied into artifacts and reports
+        raise DeployError(f"TOML nested deeper than {MAX_NESTING} levels; no profile nests that deep", path)
     meta = raw.get("profile")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
         raise DeployError("expected a [profile] table with a string `name`", path, "profile.name")
+    if not PROFILE_NAME.fullmatch(meta["name"]) or ".." in meta["name"]:
+        # the name becomes part of file names (build/<genome>.<profile>.tdart, report plots)
+        raise DeployError(f"{meta['name']!r} is not a safe profile name; use 1 to 64 of A-Z a-z 0-9 . _ -, not "
+                          "starting with a dot and without '..'", path, "profile.name")
     kind = meta.get("kind", "neuromorphic")
     if kind not in KINDS:
         raise DeployError(f"unknown kind {kind!r}; expected one of {list(KINDS)}", path, "profile.kind")

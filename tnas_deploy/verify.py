@@ -14,7 +14,8 @@ import numpy as np
 
 from . import __version__
 from .errors import DeployError
-from .io_utils import atomic_path, sha256_file
+from .io_utils import npz_image, sha256_file, write_bytes_atomic
+from .npz_input import read_npz
 from .result import SimResult
 
 GOLDEN_FORMAT = "tnas-golden"
@@ -113,27 +114,63 @@ def save_golden(path: str | Path, artifact: str | Path, x: np.ndarray, result: S
                   format=np.array(GOLDEN_FORMAT), format_version=np.array(GOLDEN_VERSION),
                   artifact_sha256=np.array(sha256_file(artifact)), tool_version=np.array(__version__),
                   backend=np.array(backend), input_sha256=np.array(input_sha256 or ""))
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+    write_bytes_atomic(path, npz_image(arrays))
 
 
 def load_golden(path: str | Path) -> dict[str, Any]:
+    """A golden file's inputs, spike times, readout, predictions and provenance (`DeployError` if it is none)."""
     path = Path(path)
     if not path.is_file():
         raise DeployError("golden file not found", path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise DeployError(f"not a readable golden file ({exc})", path) from None
+    data = read_npz(path, "a golden file written by `tnas-deploy golden`")
     if str(data.get("format", "")) != GOLDEN_FORMAT:
         raise DeployError(f"not a tnas-deploy golden file (expected format {GOLDEN_FORMAT!r}; "
                           "write one with `tnas-deploy golden`)", path, "format")
-    if int(data["format_version"]) != GOLDEN_VERSION:
-        raise DeployError(f"golden format version {int(data['format_version'])}; this tnas-deploy reads "
-                          f"{GOLDEN_VERSION}", path, "format_version")
+    for name in ("format_version", "x", "readout", "predictions", "artifact_sha256", "tool_version", "backend"):
+        if name not in data:
+            raise DeployError("missing array; a golden file written by `tnas-deploy golden` has it", path, name)
+    version = data["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != GOLDEN_VERSION:
+        raise DeployError(f"golden format version {version.tolist()!r}; this tnas-deploy reads {GOLDEN_VERSION}",
+                          path, "format_version")
     spike_times = {k.split("/", 1)[1]: v for k, v in data.items() if k.startswith("spike_times/")}
     return {"x": data["x"], "spike_times": spike_times, "readout": data["readout"], "predictions": data["predictions"],
             "artifact_sha256": str(data["artifact_sha256"]), "tool_version": str(data["tool_version"]),
             "backend": str(data["backend"])}
+
+
+def require_golden_inputs_fit(golden: dict[str, Any], sample_shapes: set[tuple[int, ...]], input_shape: tuple[int, ...],
+                              golden_path: str | Path, artifact_path: str | Path) -> None:
+    """Before running: the golden file's inputs must be samples the artifact takes."""
+    x = np.asarray(golden["x"])
+    if x.ndim < 1 or tuple(x.shape[1:]) not in sample_shapes:
+        raise DeployError(f"was recorded from another network than {artifact_path}: its inputs have shape "
+                          f"{list(x.shape[1:])} per sample, the artifact takes {list(input_shape)}", golden_path, "x")
+
+
+def require_same_network(golden: dict[str, Any], got: dict[str, Any], golden_path: str | Path,
+                         artifact_path: str | Path) -> None:
+    """Before comparing: a golden file of another network differs in its layers, their shapes or the readout,
+    and comparing it spike by spike would say nothing. Name both files and what differs."""
+    differences: list[str] = []
+    recorded, produced = set(golden["spike_times"]), set(got["spike_times"])
+    if recorded != produced:
+        parts = []
+        if recorded - produced:
+            parts.append(f"layers {sorted(recorded - produced)} are only in the golden file")
+        if produced - recorded:
+            parts.append(f"layers {sorted(produced - recorded)} only in the artifact")
+        differences.append(" and ".join(parts))
+    for layer in sorted(recorded & produced):
+        a, b = np.shape(golden["spike_times"][layer])[1:], np.shape(got["spike_times"][layer])[1:]
+        if a != b:
+            differences.append(f"layer {layer!r} has shape {list(a)} per sample in the golden file and {list(b)} in "
+                               "the artifact")
+    a, b = np.shape(golden["readout"])[1:], np.shape(got["readout"])[1:]
+    if a != b:
+        differences.append(f"the readout has shape {list(a)} per sample in the golden file and {list(b)} in the "
+                           "artifact")
+    if differences:
+        shown = differences[:3] + ([f"{len(differences) - 3} more difference(s)"] if len(differences) > 3 else [])
+        raise DeployError(f"was recorded from another network than {artifact_path}: " + "; ".join(shown)
+                          + "; record a golden file from this artifact with `tnas-deploy golden`", golden_path)

@@ -14,21 +14,21 @@ def command(args: argparse.Namespace) -> int:
     from ..artifact import load_artifact
     from ..io_utils import sha256_file
     from ..schemes import scheme_for
-    from ..verify import compare, load_golden, result_dict
+    from ..verify import compare, load_golden, require_golden_inputs_fit, require_same_network, result_dict
 
     if args.golden is not None:
         net, _ = load_artifact(args.artifact)
         golden = load_golden(args.golden)
-        x = golden["x"][:args.samples] if args.samples else golden["x"]
         if args.samples is not None and args.samples < 1:
             raise DeployError(f"expected a positive number of samples, got {args.samples}", None, "--samples")
-        if tuple(x.shape[1:]) not in scheme_for(net).sample_shapes(net):
-            raise DeployError(f"the golden file's inputs have shape {list(x.shape[1:])}, the artifact expects "
-                              f"{list(net.input_shape)}", args.golden, "x")
+        require_golden_inputs_fit(golden, set(scheme_for(net).sample_shapes(net)), net.input_shape, args.golden,
+                                  args.artifact)
+        x = golden["x"][:args.samples] if args.samples else golden["x"]
         backend = args.backend or "reference"
         result, _ = execute(net, x, backend, args)
         expected = {k: (v[:len(x)] if k != "spike_times" else {n: a[:len(x)] for n, a in v.items()})
                     for k, v in golden.items() if k in ("spike_times", "readout", "predictions")}
+        require_same_network(expected, result_dict(result), args.golden, args.artifact)
         same_artifact = golden["artifact_sha256"] == sha256_file(args.artifact)
         if not same_artifact and not args.json:
             print(f"note: the artifact differs from the one the golden file was recorded with "

@@ -11,15 +11,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-import jsonschema
-
 from ..errors import DeployError
+from ..json_input import MAX_NESTING, nesting_depth, parse_json
 from .coding import CODING_RULES, CODINGS
-from .nodes import Add, Input, NeuronNode, Node, NodeError, Readout, Shape, node_from_json
+from .nodes import Add, Input, NeuronNode, Node, NodeError, Readout, Shape, listed, node_from_json
+from .schema_check import json_path, schema_problem
 from .snas_cell import CellError, SnasCell, expand_cells
 
 FORMAT = "tnas-genome"
@@ -113,7 +112,16 @@ class Genome:
         return next(n for n in self.nodes if isinstance(n, Readout))  # type: ignore[return-value]
 
     def consumers(self, node_id: str) -> list[Node]:
-        return [n for n in self.nodes if node_id in n.forward_inputs]
+        """The nodes with a forward edge from `node_id`, in file order."""
+        return [self.nodes[k] for k in self._consumer_positions.get(node_id, ())]
+
+    @cached_property
+    def _consumer_positions(self) -> dict[str, list[int]]:
+        positions: dict[str, list[int]] = {}
+        for k, node in enumerate(self.nodes):
+            for source in dict.fromkeys(node.forward_inputs):
+                positions.setdefault(source, []).append(k)
+        return positions
 
     def weights_path(self) -> Path | None:
         if self.weights is None:
@@ -143,31 +151,6 @@ class Genome:
         return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
 
 
-# JSON Schema counts 16.0 as an integer; the genome wants real integers (a kernel of 3.0 is a typo to report).
-_STRICT_VALIDATOR = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)))
-
-
-def _schema(version: int) -> dict[str, Any]:
-    text = resources.files(__package__).joinpath(f"schema/genome-v{version}.schema.json").read_text()
-    return json.loads(text)
-
-
-def _json_path(path: Any, obj: Any = None) -> str:
-    """`nodes[2] (id 'c1').kernel`: a node's id is named as in the node and graph errors."""
-    parts = list(path)
-    out = ""
-    for k, part in enumerate(parts):
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-        if k == 1 and parts[0] == "nodes" and isinstance(obj, dict):
-            node = obj["nodes"][part]
-            if isinstance(node, dict) and isinstance(node.get("id"), str):
-                out += f" (id {node['id']!r})"
-    return out or "(top level)"
-
-
 def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
     """Validate a parsed genome (schema, nodes, graph) and build it; raises `DeployError`."""
     where = str(source) if source is not None else "<genome>"
@@ -179,14 +162,14 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
         raise DeployError(f"unsupported version {obj.get('version')!r}; this tnas-deploy reads {list(SUPPORTED_VERSIONS)}",
                           where, "version")
     version = obj["version"]
-    validator = _STRICT_VALIDATOR(_schema(int(version)))   # 1.0 is 1, as in the schema; True fails its const
-    errors = list(validator.iter_errors(obj))
-    if errors:
-        err = _most_useful(errors)
-        raise DeployError(_describe_schema_error(err, obj), where, _json_path(err.absolute_path, obj))
+    if nesting_depth(obj, MAX_NESTING) > MAX_NESTING:   # before any recursive walk (schema, json.dumps)
+        raise DeployError(f"nested deeper than {MAX_NESTING} levels; no genome nests that deep", where)
+    problem = schema_problem(obj, int(version))   # 1.0 is 1, as in the schema; True fails its const
+    if problem is not None:
+        raise DeployError(problem[0], where, problem[1])
     bad = _non_finite(obj)
     if bad is not None:   # NaN/Infinity are not JSON; Python's parser accepts them (and 1e400 becomes inf)
-        raise DeployError("expected a finite number, got NaN or infinity", where, _json_path(bad, obj))
+        raise DeployError("expected a finite number, got NaN or infinity", where, json_path(bad, obj))
     raw_nodes = obj["nodes"]
 
     def at(i: int, field: str | None = None) -> str:
@@ -241,33 +224,24 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
     return genome
 
 
-def _non_finite(obj: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-    """The path of the first NaN or infinite number in a parsed JSON value, or None."""
-    if isinstance(obj, float):
-        return None if math.isfinite(obj) else path
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
-    for key, value in items:
-        found = _non_finite(value, path + (key,))
-        if found is not None:
-            return found
+def _non_finite(obj: Any) -> tuple[Any, ...] | None:
+    """The path of the first NaN or infinite number (in document order) in a parsed JSON value, or None."""
+    try:
+        json.dumps(obj, allow_nan=False)   # fast (C) when every number is finite, the usual case
+        return None
+    except (ValueError, TypeError):
+        pass   # a NaN or infinity somewhere (or a value of a Python caller that is not plain JSON): find it
+    pending: list[tuple[Any, tuple[Any, ...]]] = [(obj, ())]
+    while pending:   # depth first, children pushed in reverse so the first one is looked at first
+        value, path = pending.pop()
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return path
+            continue
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        pending.extend((child, path + (key,)) for key, child in reversed(list(items))
+                       if isinstance(child, (float, dict, list)))
     return None
-
-
-def _most_useful(errors: list[jsonschema.ValidationError]) -> jsonschema.ValidationError:
-    # Prefer the deepest error (it names the exact field); `best_match` prefers shallow ones for if/then.
-    return max(errors, key=lambda e: (len(e.absolute_path), -len(e.context or [])))
-
-
-def _describe_schema_error(err: jsonschema.ValidationError, obj: Any) -> str:
-    if err.validator == "not" and isinstance(err.schema, dict) and "description" in err.schema:
-        return err.schema["description"]   # the schema says why the value is forbidden here
-    if err.validator == "additionalProperties":
-        return f"{err.message}; see docs/genome.md for the fields of this object"
-    if err.validator == "oneOf" and err.context:
-        return "; or ".join(sorted({c.message for c in err.context}))
-    if err.validator == "enum" and err.absolute_path and list(err.absolute_path)[-1] == "type":
-        return f"unknown node type {err.instance!r}; expected one of {err.validator_value}"
-    return err.message
 
 
 def load_genome(path: str | Path) -> Genome:
@@ -279,23 +253,33 @@ def load_genome(path: str | Path) -> Genome:
         raise DeployError("file not found", path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DeployError(f"cannot read genome: {exc}", path) from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DeployError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path) from None
-    return genome_from_json(obj, path)
+    return genome_from_json(parse_json(text, path), path)
 
 
 def _topological_order(nodes: tuple[Node, ...]) -> tuple[str, ...]:
-    remaining = {n.id: set(n.forward_inputs) for n in nodes}
+    """Kahn's algorithm by levels: level 0 is the nodes without forward inputs, level k+1 the nodes whose last
+    forward input is on level k; within a level, file order. Raises `_Cycle` naming every node left out (on a
+    cycle, behind one, or fed by an unknown id)."""
+    position = {n.id: k for k, n in enumerate(nodes)}
+    waiting = {n.id: len(set(n.forward_inputs)) for n in nodes}
+    users: dict[str, list[str]] = {}
+    for n in nodes:
+        for source in set(n.forward_inputs):
+            users.setdefault(source, []).append(n.id)
     order: list[str] = []
-    while remaining:
-        ready = [n.id for n in nodes if n.id in remaining and not (remaining[n.id] - set(order))]
-        if not ready:
-            raise _Cycle(sorted(remaining))
-        for node_id in ready:
-            order.append(node_id)
-            del remaining[node_id]
+    level = [n.id for n in nodes if waiting[n.id] == 0]
+    while level:
+        order += level
+        ready = []
+        for node_id in level:
+            for user in users.get(node_id, ()):
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    ready.append(user)
+        level = sorted(ready, key=position.__getitem__)
+    if len(order) < len(waiting):
+        placed = set(order)
+        raise _Cycle(sorted(node_id for node_id in waiting if node_id not in placed))
     return tuple(order)
 
 
@@ -321,7 +305,7 @@ def _check_graph(genome: Genome, where: str, locate: Callable[[int], str] | None
     for i, node in enumerate(genome.nodes):
         for j, edge in enumerate(node.inputs):
             if edge.source not in ids:
-                raise DeployError(f"unknown source node {edge.source!r}; expected one of {sorted(ids)}", where,
+                raise DeployError(f"unknown source node {edge.source!r}; expected one of {listed(ids)}", where,
                                   f"{locate(i)}.inputs[{j}]")
             if edge.source == node.id and not edge.recurrent:
                 raise DeployError("a node cannot feed itself except through a recurrent edge", where,
@@ -333,11 +317,11 @@ def _check_graph(genome: Genome, where: str, locate: Callable[[int], str] | None
     if len(readouts) != 1:
         raise DeployError(f"expected exactly one node of type 'readout', found {len(readouts)}", where, "nodes")
     _check_coding(genome, where, locate)
+    used = {e.source for n in genome.nodes for e in n.inputs if e.source != n.id}   # by another node
     for node in genome.nodes:
         if isinstance(node, Readout):
             continue
-        if not genome.consumers(node.id) and not any(
-                e.source == node.id for n in genome.nodes if n.id != node.id for e in n.inputs):
+        if node.id not in used:
             raise DeployError("this node's output is used by no other node (dead end); connect it or remove it",
                               where, locate(ids[node.id]))
     try:

@@ -6,6 +6,7 @@ shapes (`output_shape`) and the shapes of the weights it owns (`weight_shapes`).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -69,7 +70,7 @@ class NeuronSpec:
             raise NodeError(f"unknown neuron model {self.model!r}; expected one of {list(self.MODELS)}", "neuron.model")
         if self.model in FIRE_ONCE_MODELS:
             # A TTFS neuron has no parameters; anything but the defaults would be silently ignored.
-            for f in fields(self):
+            for f in _neuron_fields():
                 if f.name != "model" and getattr(self, f.name) != f.default:
                     raise NodeError(f"a 'ttfs' neuron takes no {f.name!r}; only 'if' and 'lif' neurons have it",
                                     f"neuron.{f.name}")
@@ -100,7 +101,7 @@ class NeuronSpec:
 
     @staticmethod
     def from_json(obj: dict[str, Any]) -> "NeuronSpec":
-        known = {f.name for f in fields(NeuronSpec)}
+        known = {f.name for f in _neuron_fields()}
         for key in obj:
             if key not in known:
                 raise NodeError(f"unknown neuron field {key!r}; expected some of {sorted(known)}", f"neuron.{key}")
@@ -110,6 +111,12 @@ class NeuronSpec:
                 raise NodeError(f"a 'ttfs' neuron takes no {extra[0]!r}; only 'if' and 'lif' neurons have it",
                                 f"neuron.{extra[0]}")
         return NeuronSpec(**obj)
+
+
+@functools.lru_cache(maxsize=None)
+def _neuron_fields() -> tuple[Any, ...]:
+    """`fields(NeuronSpec)`, looked up once (genomes have one neuron per node, and `fields` is slow)."""
+    return fields(NeuronSpec)
 
 
 def _real(value: Any, name: str, minimum: float, inclusive: bool = True) -> float:
@@ -170,7 +177,7 @@ class Node:
         if self.neuron is not None and not self.may_spike:
             raise NodeError(f"a {self.type_tag} node cannot carry a neuron", "neuron")
 
-    @property
+    @functools.cached_property
     def forward_inputs(self) -> tuple[str, ...]:
         return tuple(e.source for e in self.inputs if not e.recurrent)
 
@@ -484,6 +491,14 @@ class Readout(Node):
         return (math.prod(shape),)
 
 
+def listed(names: Any, limit: int = 20) -> str:
+    """`names` sorted, as a list for a message; a long one is cut after `limit` names (a genome may have 100,000)."""
+    ordered = sorted(names)
+    if len(ordered) <= limit:
+        return str(ordered)
+    return str(ordered[:limit])[:-1] + f", ...] ({len(ordered)} in all)"
+
+
 def node_from_json(obj: dict[str, Any]) -> Node:
     cls = NODE_TYPES.get(obj.get("type", ""))
     if cls is None:
@@ -491,5 +506,5 @@ def node_from_json(obj: dict[str, Any]) -> Node:
     return cls.from_json(obj)
 
 
-__all__ = ["Edge", "NeuronNode", "NeuronSpec", "Node", "NodeError", "NODE_TYPES", "node_from_json", "node_types",
-           "Shape", "field"]
+__all__ = ["Edge", "NeuronNode", "NeuronSpec", "Node", "NodeError", "NODE_TYPES", "listed", "node_from_json",
+           "node_types", "Shape", "field"]

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Sequence
 
-from .nodes import Add, AvgPool2d, BatchNorm, Conv2d, Edge, Input, NeuronNode, NeuronSpec, Node, NodeError, Shape
+from .nodes import (Add, AvgPool2d, BatchNorm, Conv2d, Edge, Input, NeuronNode, NeuronSpec, Node, NodeError, Shape,
+                    listed)
 
 #: Operation codes of the matrix, as in SNASNet.
 OPS: dict[int, str] = {0: "zero", 1: "identity", 2: "LIF-conv1x1-BN", 3: "LIF-conv3x3-BN", 4: "avgpool3x3"}
@@ -186,64 +187,42 @@ def expand_cells(items: Sequence[Node | SnasCell], input_shape: Shape) -> tuple[
     for item in items:
         if isinstance(item, Node):
             plain.setdefault(item.id, item)   # duplicates are reported by the graph checks
+    shapes = _known_shapes(plain, cells, input_shape)
     outputs: dict[str, str] = {}
     expanded: dict[str, list[Node]] = {}
-    expanding: set[str] = set()
-    shapes: dict[str, Shape | None] = {}
-
-    def shape_of(node_id: str, visiting: frozenset[str] = frozenset()) -> Shape | None:
-        """The shape by the graph's own rules, or None when it cannot be known (unknown id, cycle, shape
-        error): then the graph checks, which run on the same nodes, report the cause."""
-        if node_id in shapes:
-            return shapes[node_id]
-        if node_id in visiting:
-            return None
-        visiting = visiting | {node_id}
-        shape: Shape | None
-        if node_id in cells:   # a cell keeps its input's shape
-            shape = shape_of(cells[node_id][1].inputs[0].source, visiting)
-        elif node_id not in plain:
-            shape = None
-        elif isinstance(plain[node_id], Input):
-            shape = input_shape
-        else:
-            node = plain[node_id]
-            ins = [shape_of(s, visiting) for s in node.forward_inputs]
-            try:
-                shape = None if None in ins else node.output_shape(ins)  # type: ignore[arg-type]
-            except NodeError:
-                shape = None
-        shapes[node_id] = shape
-        return shape
+    for cell_id in cells:
+        # Follow the chain of cells this one reads from (checking each, in that order) down to a value that is
+        # not an unexpanded cell, then expand the chain from its far end: no recursion, however long the chain.
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        current = cell_id
+        while current in cells and current not in outputs:
+            index, cell = cells[current]
+            if current in on_chain:
+                raise CellError(index, f"the forward edges form a cycle through the cells {sorted(on_chain)}", "inputs")
+            chain.append(current)
+            on_chain.add(current)
+            src = cell.inputs[0].source
+            if src not in plain and src not in cells:
+                known = listed(set(plain) | set(cells))
+                raise CellError(index, f"unknown source node {src!r}; expected one of {known}", "inputs[0]")
+            shape = shapes.get(src)
+            if shape is not None and len(shape) != 3:
+                raise CellError(index, f"snas_cell expects input of shape [channels, height, width], got {list(shape)}",
+                                "inputs")
+            current = src
+        for chained in reversed(chain):
+            cell = cells[chained][1]
+            src = cell.inputs[0].source
+            shape = shapes.get(src)
+            # An unknown shape has a cause upstream that the graph checks report first; 1 is a stand-in.
+            channels = shape[0] if shape is not None else 1
+            expanded[chained], outputs[chained] = cell.expand(outputs.get(src, src), channels)
 
     def resolve(source: str) -> str:
-        """The id that carries the value of `source`: a cell's output, expanding that cell first."""
-        if source not in cells:
-            return source
-        if source not in outputs:
-            expand(source)
-        return outputs[source]
+        """The id that carries the value of `source`: a cell's output."""
+        return outputs.get(source, source)
 
-    def expand(cell_id: str) -> None:
-        index, cell = cells[cell_id]
-        if cell_id in expanding:
-            raise CellError(index, f"the forward edges form a cycle through the cells {sorted(expanding)}", "inputs")
-        expanding.add(cell_id)
-        src = cell.inputs[0].source
-        if src not in plain and src not in cells:
-            raise CellError(index, f"unknown source node {src!r}; expected one of {sorted(set(plain) | set(cells))}",
-                            "inputs[0]")
-        shape = shape_of(src)
-        if shape is not None and len(shape) != 3:
-            raise CellError(index, f"snas_cell expects input of shape [channels, height, width], got {list(shape)}",
-                            "inputs")
-        # An unknown shape has a cause upstream that the graph checks report first; 1 is a stand-in.
-        nodes, out = cell.expand(resolve(src), shape[0] if shape is not None else 1)
-        expanded[cell_id], outputs[cell_id] = nodes, out
-        expanding.discard(cell_id)
-
-    for cell_id in cells:
-        resolve(cell_id)
     result: list[Node] = []
     origin: list[int] = []
     for k, item in enumerate(items):
@@ -256,6 +235,41 @@ def expand_cells(items: Sequence[Node | SnasCell], input_shape: Shape) -> tuple[
         result += generated
         origin += [k] * len(generated)
     return result, origin
+
+
+def _known_shapes(plain: dict[str, Node], cells: dict[str, tuple[int, SnasCell]], input_shape: Shape
+                  ) -> dict[str, Shape | None]:
+    """Every id's shape by the graph's own rules (a cell keeps its input's shape), or None when it cannot be
+    known (unknown id, cycle, shape error): then the graph checks, which run on the expanded nodes, report the
+    cause. Kahn's algorithm over the forward edges of the unexpanded graph, so no recursion."""
+    sources: dict[str, list[str]] = {node_id: list(node.forward_inputs) for node_id, node in plain.items()}
+    sources.update({cell_id: [cell.inputs[0].source] for cell_id, (_, cell) in cells.items()})
+    waiting = {node_id: len(set(srcs)) for node_id, srcs in sources.items()}
+    users: dict[str, list[str]] = {}
+    for node_id, srcs in sources.items():
+        for src in set(srcs):
+            users.setdefault(src, []).append(node_id)
+    shapes: dict[str, Shape | None] = {}
+    ready = [node_id for node_id, count in waiting.items() if count == 0]
+    while ready:
+        node_id = ready.pop()
+        if node_id in cells:
+            shape = shapes.get(cells[node_id][1].inputs[0].source)
+        elif isinstance(plain[node_id], Input):
+            shape = input_shape
+        else:
+            node = plain[node_id]
+            ins = [shapes.get(src) for src in node.forward_inputs]   # unknown ids never become ready
+            try:
+                shape = None if None in ins else node.output_shape(ins)  # type: ignore[arg-type]
+            except NodeError:
+                shape = None
+        shapes[node_id] = shape
+        for user in users.get(node_id, ()):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    return shapes   # ids on a cycle, behind one or fed by an unknown id are absent: None
 
 
 __all__ = ["CellError", "MAX_NODES", "MIN_NODES", "OPS", "SnasCell", "expand_cells"]

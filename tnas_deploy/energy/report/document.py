@@ -79,6 +79,27 @@ def short_sha(sha: str | None) -> str:
     return "unknown" if not sha else sha[:12]
 
 
+#: Characters no document should carry: lone surrogates, and control characters other than tab and newline.
+_UNWRITABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def encodable(value: Any) -> Any:
+    """`value` (report.json's dict) with every lone surrogate and control character (but tab and newline) in
+    its strings, keys included, replaced by U+FFFD.
+
+    JSON may escape half of a UTF-16 pair ("\\ud800" in a class name); Python keeps it as a lone surrogate,
+    which no UTF-8 file and no font can hold, and a NUL is no text for HTML or Markdown. report.json escapes
+    them (ASCII JSON); the documents show the replacement character instead.
+    """
+    if isinstance(value, str):
+        return _UNWRITABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(encodable(v) for v in value)
+    return value
+
+
 def slug(text: str) -> str:
     """GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes."""
     return re.sub(r"[^\w\- ]", "", text.lower()).strip().replace(" ", "-")

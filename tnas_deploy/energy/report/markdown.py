@@ -45,7 +45,7 @@ def render_markdown(blocks: list[Block]) -> str:
         elif isinstance(block, Bullets):
             parts.append("\n".join(f"- {_md_inline(item)}" for item in block.items))
         elif isinstance(block, Table):
-            lines = ["| " + " | ".join(_md_text(h) for h in block.header) + " |",
+            lines = ["| " + " | ".join(_md_inline(h, in_table=True) for h in block.header) + " |",
                      "|" + "|".join(" ---: " if a == "r" else " --- " for a in block.align) + "|"]
             lines += ["| " + " | ".join(_md_inline(c, in_table=True) for c in row) + " |" for row in block.rows]
             parts.append("\n".join(lines))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import math
-from contextlib import AbstractContextManager
+import warnings
+from contextlib import AbstractContextManager, ExitStack
 from typing import TYPE_CHECKING, Any
 
 from .document import COMPONENT_LABELS, energy_unit, fmt_num
@@ -18,7 +19,9 @@ _COMPONENT_COLORS = {"synaptic": "#4c72b0", "neuron_active": "#dd8452", "neuron_
 _RC = {"svg.hashsalt": "tnas-deploy", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 8.5,
        "axes.titlesize": 9.5, "axes.titleweight": "bold", "axes.spines.top": False, "axes.spines.right": False,
        "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#e4e4e4", "grid.linewidth": 0.6, "axes.axisbelow": True,
-       "legend.fontsize": 8, "legend.frameon": False, "figure.dpi": 100, "image.cmap": "Blues"}
+       "legend.fontsize": 8, "legend.frameon": False, "figure.dpi": 100, "image.cmap": "Blues",
+       # labels are names from the user's files (class names): "$" is a dollar sign, not mathtext to parse
+       "text.parse_math": False}
 _DPI = 110
 
 
@@ -44,8 +47,13 @@ class Plotter:
         return buf.getvalue()
 
     def context(self) -> AbstractContextManager[Any]:
-        """The report's matplotlib settings, for the duration of a `with` block."""
-        return self._mpl.rc_context(_RC)
+        """The report's matplotlib settings, for the duration of a `with` block. A character the font lacks
+        (a class name in another script) is drawn as a box, without a warning per glyph on stderr."""
+        stack = ExitStack()
+        stack.enter_context(self._mpl.rc_context(_RC))
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
+        return stack
 
 
 def _layer_colors(names: list[str]) -> dict[str, str]:

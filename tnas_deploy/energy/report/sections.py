@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .builder import DocumentBuilder
-from .document import Block, Plot, slug
+from .document import Block, Plot, encodable, slug
 from .plots import Plotter
 from .sections_network import add_accuracy, add_activity, add_metrics
 from .sections_profiles import add_baseline_section, add_chip_sections, add_profile_numbers
@@ -14,6 +14,7 @@ from .sections_summary import add_header, add_summary
 
 def build_document(report: dict[str, Any]) -> tuple[list[Block], list[Plot]]:
     """The report's blocks and the plots they show, in document order."""
+    report = encodable(report)   # free text (class names, provenance) may hold lone surrogates
     plotter = Plotter()
     with plotter.context():
         doc = DocumentBuilder(report, plotter)

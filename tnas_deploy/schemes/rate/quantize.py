@@ -25,9 +25,12 @@ import numpy as np
 from ...errors import OverflowReport
 from ...fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
 from ...layers import Layer
+from ...lost_weights import dominant_weight, times, weight_loss
 from ...quantization import QuantNote, QuantResult
 from .layers import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
 
+#: How a weight in a message relates to the weights file: the lowering folds these into it.
+FOLDED = " (batch norm and a LIF neuron's input gain 1/tau folded in)"
 #: Bits of state left above the threshold before calibration data asks for more (or allows less).
 HEADROOM_BITS = 3
 
@@ -127,6 +130,43 @@ def _payload_max(src: Layer) -> float:
     return float(RATE_INPUT_LEVELS) if isinstance(src, RateInputLayer) else 1.0
 
 
+def _refuse_vanishing_weights(layer: str, real: list[RateProjection], quantized: list[RateProjection], scale: float,
+                              cause: str, bound: str, drop: int, fmt: NumericFormat, saturate: bool,
+                              notes: list[QuantNote]) -> None:
+    """Refuse a projection that loses nearly all its weights to rounding (`lost_weights`), naming why: one
+    weight that dwarfs the others, or what set the state scale (`bound`, described by `cause`); with
+    `saturate`, a note instead."""
+    for p, q in zip(real, quantized):
+        loss = weight_loss(p.weight, q.weight)
+        if loss is None:
+            continue
+        if loss.largest_kept:
+            variable = "weight"
+            why = (f"{loss.outlier(folded=' as compiled')}, and {fmt.weight_bits}-bit mantissas scaled to it keep only "
+                   f"weights above about {loss.largest / (2 * fmt.weight_mant_max):.3g}")
+        else:
+            variable = bound
+            why = (cause + "; " if cause else "") + (f"the calibration data lowered the state scale by {drop} "
+                                                     "bit(s); " if drop else "")
+            smallest = 2.0 ** (fmt.shift_min - 1) / scale if scale > 0 else math.inf
+            why += f"at that state scale a weight needs |w| >= {smallest:.3g} to keep a mantissa, and the largest is " \
+                   f"{loss.largest:.4g}"
+        msg = f"{loss.counted()} in the synapses from {p.source!r}: {why}"
+        if not saturate:
+            raise OverflowReport(msg + "; check the weights, threshold and tau, or pass --saturate to compile the "
+                                 "layer anyway (a note records it)", None, f"layer {layer}: {variable}")
+        notes.append(QuantNote(layer, variable, "compiled anyway (--saturate): " + msg))
+
+
+def _outlier_hint(projections: list[RateProjection], fmt: NumericFormat) -> str:
+    """`; <the weight at index [...] is N times ...>` when one weight dwarfs the others of its projection."""
+    for p in projections:
+        found = dominant_weight(p.weight, fmt.weight_bits)
+        if found is not None:
+            return f"; in the synapses from {p.source!r}, {found.outlier(folded=' as compiled')}: a damaged weight?"
+    return ""
+
+
 def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = False,
                   scale_drop: dict[str, int] | None = None, run_steps: int = 1) -> QuantResult:
     drops = scale_drop or {}
@@ -151,29 +191,48 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
             s_max = fmt.shift_max
             # the threshold leaves HEADROOM_BITS of the state free for v's excursions past it (and below zero)
             top = min(fmt.threshold_max, fmt.state_max >> HEADROOM_BITS)
-            candidates = [float(top) / theta] if theta > 0 else []
+            candidates: dict[str, float] = {}   # what limits the state scale -> the largest scale it allows
+            if theta > 0:
+                candidates["threshold"] = float(top) / theta
             if wmax > 0:
-                candidates.append(fmt.weight_mant_max * 2.0 ** s_max / wmax)
+                candidates["weight"] = fmt.weight_mant_max * 2.0 ** s_max / wmax
             bmax = float(np.max(np.abs(layer.bias), initial=0.0))
             if bmax > 0:       # the bias register: mantissa << exponent
-                candidates.append((fmt.bias_mant_max << fmt.bias_exp_max) / bmax)
-            scale = min(candidates) if candidates else 1.0
+                candidates["bias"] = (fmt.bias_mant_max << fmt.bias_exp_max) / bmax
+            bound = min(candidates, key=candidates.__getitem__) if candidates else None
+            scale = candidates[bound] if bound is not None else 1.0
             scale /= 2.0 ** drops.get(layer.id, 0)
-            if wmax > 0:   # lower S (by less than 2x) so the largest weight gets exactly the largest mantissa
+            # lower S (by less than 2x) so the largest weight gets exactly the largest mantissa; a product that
+            # underflows to 0 means every weight rounds to 0 (reported with its cause below)
+            if wmax > 0 and scale * wmax / fmt.weight_mant_max > 0:
                 scale = fmt.weight_mant_max * 2.0 ** math.floor(math.log2(scale * wmax / fmt.weight_mant_max)) / wmax
             if theta > 0:
                 mant = math.floor(theta * scale / 2 ** fmt.threshold_shift)
                 if mant < 1 and drops.get(layer.id, 0):
                     mant = 1       # calibration asked for more range than the threshold register can give up
+                if mant < 1 and bound == "bias":
+                    limit = fmt.bias_mant_max << fmt.bias_exp_max
+                    raise OverflowReport(f"bias up to {bmax:.4g} cannot be represented next to the threshold {theta}: "
+                                         f"at a state scale that fits it in the bias register ({limit} state units) "
+                                         f"the threshold rounds to 0 (register step {2 ** fmt.threshold_shift}); a "
+                                         f"bias may be at most {limit / 2 ** fmt.threshold_shift:.4g} times the "
+                                         "threshold", None, f"layer {layer.id}: bias")
                 if mant < 1:
                     raise OverflowReport(f"threshold {theta} cannot be represented next to weights up to {wmax:.4g} "
-                                         f"(threshold register step {2 ** fmt.threshold_shift})", None,
-                                         f"layer {layer.id}: threshold")
+                                         f"(threshold register step {2 ** fmt.threshold_shift})"
+                                         + _outlier_hint(layer.projections, fmt), None, f"layer {layer.id}: threshold")
                 threshold = mant << fmt.threshold_shift
                 scale = threshold / theta
             else:
                 threshold = 0
             projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
+            causes = {"threshold": f"the threshold {theta:.4g} is {times(theta, wmax)} times the largest |weight| "
+                                   f"{wmax:.4g}{FOLDED}, and the threshold register holds at most {top} state units",
+                      "bias": f"the largest |bias| {bmax:.4g} is {times(bmax, wmax)} times the largest |weight| "
+                              f"{wmax:.4g}{FOLDED}, and the bias register holds at most "
+                              f"{fmt.bias_mant_max << fmt.bias_exp_max} state units"}
+            _refuse_vanishing_weights(layer.id, layer.projections, projs, scale, causes.get(bound or "", ""),
+                                      bound or "weight", drops.get(layer.id, 0), fmt, saturate, notes)
             shift = min((q.shift for q in projs), default=fmt.shift_min)
             errors[layer.id] = err
             bias_q = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)
@@ -186,14 +245,22 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
             worst = run_steps * (max((_row_sum_max(p, by_id) * per_payload(p) * _payload_max(by_id[p.source])
                                       for p in layer.projections), default=0.0)
                                  + float(np.max(np.abs(layer.bias), initial=0.0)))
-            candidates = [fmt.state_max / worst] if worst > 0 else []
+            candidates = {"v": fmt.state_max / worst} if worst > 0 else {}
             if wmax > 0:
-                candidates.append(fmt.weight_mant_max * 2.0 ** fmt.shift_max / wmax)
+                candidates["weight"] = fmt.weight_mant_max * 2.0 ** fmt.shift_max / wmax
             bmax = float(np.max(np.abs(layer.bias), initial=0.0))
             if bmax > 0:
-                candidates.append((fmt.bias_mant_max << fmt.bias_exp_max) / bmax)
-            scale = (min(candidates) if candidates else 1.0) / 2.0 ** drops.get(layer.id, 0)
+                candidates["bias"] = (fmt.bias_mant_max << fmt.bias_exp_max) / bmax
+            bound = min(candidates, key=candidates.__getitem__) if candidates else None
+            scale = (candidates[bound] if bound is not None else 1.0) / 2.0 ** drops.get(layer.id, 0)
             projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
+            causes = {"v": f"the readout's worst case (every source active at each of {run_steps} steps: {worst:.4g}) "
+                           f"must fit the {fmt.state_bits}-bit state",
+                      "bias": f"the largest |bias| {bmax:.4g} is {times(bmax, wmax)} times the largest |weight| "
+                              f"{wmax:.4g}{FOLDED}, and the bias register holds at most "
+                              f"{fmt.bias_mant_max << fmt.bias_exp_max} state units"}
+            _refuse_vanishing_weights(layer.id, layer.projections, projs, scale, causes.get(bound or "", ""),
+                                      bound or "weight", drops.get(layer.id, 0), fmt, saturate, notes)
             shift = min((q.shift for q in projs), default=fmt.shift_min)
             errors[layer.id] = err
             bias = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)

@@ -62,7 +62,8 @@ def _project(p: RateProjection, src: np.ndarray, src_shape: tuple[int, ...], dty
     return _flat(p.apply(x, dtype))
 
 
-def _exact_dtype(p: RateProjection, src_shape: tuple[int, ...], out_shape: tuple[int, ...], payload_max: int) -> type:
+def exact_dtype(p: RateProjection, src_shape: tuple[int, ...], out_shape: tuple[int, ...], payload_max: int) -> type:
+    """float32 when every partial sum of mantissas times payloads stays below 2**24 (exact), else float64."""
     bound = float(np.max(p.abs_row_sum(src_shape, out_shape), initial=0.0)) * payload_max
     return np.float32 if bound < 2 ** 24 else np.float64
 
@@ -82,7 +83,7 @@ class _Runner:
             for i, p in enumerate(getattr(layer, "projections", [])):
                 src = self.by_id[p.source]
                 payload = RATE_INPUT_LEVELS if isinstance(src, RateInputLayer) else 1
-                self.dtypes[(layer.id, i)] = (_exact_dtype(p, src.shape, layer.shape, payload) if integer
+                self.dtypes[(layer.id, i)] = (exact_dtype(p, src.shape, layer.shape, payload) if integer
                                               else np.float64)
 
     def synaptic_input(self, layer: CubaLayer | RateReadoutLayer, emitted: dict[str, list[np.ndarray]], t: int,
@@ -98,8 +99,9 @@ class _Runner:
             total = total + (weight_to_state(np.rint(value), p.state_shift(layer.shift)) if self.integer else value)
         return total
 
-    def simulate(self, payload: np.ndarray
+    def simulate(self, payload: np.ndarray, on_step: Callable[[], None] | None = None
                  ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, dict[str, int]] | None]:
+        """Step the batch through the run; `on_step()` after each time step (for progress)."""
         batch = payload.shape[0]
         emitted: dict[str, list[np.ndarray]] = {}
         state: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -140,6 +142,8 @@ class _Runner:
                         peaks[layer.id]["v"] = max(peaks[layer.id]["v"], pr)
                     else:
                         acc = acc + a_in + layer.bias
+            if on_step is not None:
+                on_step()
         # the input's raster marks non-zero payloads (graded events), the populations' their spikes
         rasters = {layer.id: np.stack(emitted[layer.id], axis=1).reshape((batch, self.run) + tuple(layer.shape)) != 0
                    for layer in self.layers if isinstance(layer, (RateInputLayer, CubaLayer))}
@@ -166,10 +170,10 @@ def simulate_rate(layers: list[Layer], x: np.ndarray, steps: int, input_shape: t
     for start in range(0, max(len(x), 1), batch_size):
         chunk = x[start:start + batch_size]
         payload = input_payload(chunk, layers[0], steps) if integer else _float_input(chunk, input_shape, steps, layers)
-        rasters, acc, peaks = runner.simulate(payload)
+        # progress per time step (a share of each sample of the batch): long runs report while they run
+        step_done = None if progress is None else (lambda n=len(chunk): progress(n / runner.run))
+        rasters, acc, peaks = runner.simulate(payload, step_done)
         parts.append(rate_result(layers, runner.run, state_bits, rasters, acc, peaks, readout_scale, integer))
-        if progress is not None:
-            progress(len(chunk))
         if len(x) == 0:
             break
     return concat_results(parts)

@@ -28,6 +28,7 @@ from ...errors import OverflowReport
 from ...fixed_point import INT, NumericFormat, bias_representable
 from ...quantization import QuantNote, QuantResult
 from ...layers import Layer
+from ...lost_weights import times, weight_loss
 from ...projection import Projection
 from .layers import ReadoutLayer, TtfsLayer
 
@@ -74,6 +75,37 @@ def _mantissas(scaled: list[np.ndarray], fmt: NumericFormat, rho_target: int, la
     return shift, rho, mants
 
 
+def _refuse_vanishing_weights(layer: TtfsLayer | ReadoutLayer, scaled: list[np.ndarray], mants: list[np.ndarray],
+                              fmt: NumericFormat, saturate: bool, notes: list[QuantNote], scale_drop: int) -> None:
+    """Refuse a projection that loses (nearly) all its weights to rounding (`lost_weights`). In TTFS all
+    projections of a layer share the mantissas' scale, set by the layer's largest weight: that weight dwarfs
+    the others (in this projection or another), or calibration lowered the scale. With `saturate`, a note."""
+    tops = [float(np.max(np.abs(a), initial=0.0)) for a in scaled]
+    for p, real, m in zip(layer.projections, scaled, mants):
+        loss = weight_loss(real, m)
+        if loss is None:
+            continue
+        if loss.largest_kept:
+            try:
+                value: float | None = float(np.asarray(p.weight)[loss.largest_index])
+            except IndexError:   # a layout the scaled weights do not share: show the scaled value
+                value = None
+            why = (f"{loss.outlier(value, ' as compiled, batch norm folded in')}, and {fmt.weight_bits}-bit mantissas "
+                   f"scaled to it keep only weights above about 1/{2 * fmt.weight_mant_max} of it")
+        elif scale_drop:
+            why = f"the calibration data lowered the state scale by {scale_drop} bit(s), below the weights' precision"
+        else:
+            widest = layer.projections[int(np.argmax(tops))].source
+            why = (f"the layer's largest weight, in the synapses from {widest!r}, is {times(max(tops), loss.largest)} "
+                   f"times this projection's largest, and {fmt.weight_bits}-bit mantissas scaled to it keep only "
+                   f"weights above about 1/{2 * fmt.weight_mant_max} of it")
+        msg = f"{loss.counted()} in the synapses from {p.source!r}: {why}"
+        if not saturate:
+            raise OverflowReport(msg + "; check the weights, or pass --saturate to compile the layer anyway (a note "
+                                 "records it)", None, f"layer {layer.id}: weight")
+        notes.append(QuantNote(layer.id, "weight", "compiled anyway (--saturate): " + msg))
+
+
 def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float, steps: int,
                   fmt: NumericFormat, saturate: bool, notes: list[QuantNote], scale_drop: int = 0
                   ) -> tuple[TtfsLayer, float]:
@@ -84,6 +116,7 @@ def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float
     fits_register = max(0, math.ceil(math.log2((steps + 0.5) / max(1, fmt.threshold_max >> fmt.threshold_shift)))
                          + fmt.threshold_shift) if (1 << rho_target) * (steps + 0.5) > fmt.threshold_max else 0
     shift, rho, mants = _mantissas(scaled, fmt, rho_target, layer.id, scale_drop + fits_register)
+    _refuse_vanishing_weights(layer, scaled, mants, fmt, saturate, notes, scale_drop)
     ramp = 1 << rho
     if not bias_representable(ramp, fmt):
         raise OverflowReport(f"ramp {ramp} does not fit the bias register ({fmt.bias_mant_bits}-bit mantissa, "
@@ -143,6 +176,7 @@ def quantize_readout(layer: ReadoutLayer, deltas: dict[str, np.ndarray], fmt: Nu
     shift = chosen
     scale = amax / (m_max * 2.0 ** shift)
     mants = [np.clip(np.floor(a / (scale * 2.0 ** shift) + 0.5), -m_max, m_max).astype(INT) for a in scaled]
+    _refuse_vanishing_weights(layer, scaled, mants, fmt, saturate, notes, scale_drop)
     bias_int = np.array([_to_bias_register(b / scale, fmt) for b in bias], dtype=INT)
     q = ReadoutLayer(id=layer.id, shape=layer.shape, window=layer.window, nodes=layer.nodes,
                      projections=[Projection(p.source, p.kind, m, p.kernel, p.stride, p.padding, p.delay_windows)
