@@ -7,7 +7,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BUILD := build
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup bench fuzz clean
 setup: $(STAMP)
 
 # Re-install only when the declared dependencies change.
@@ -28,6 +28,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(PY) -m pytest -q
+
+# A long fuzzing run with fresh random examples (the test suite runs a few dozen fixed ones).
+fuzz: $(STAMP)
+	@TNAS_DEPLOY_FUZZ_EXAMPLES=$${TNAS_DEPLOY_FUZZ_EXAMPLES:-2000} TNAS_DEPLOY_FUZZ_RANDOM=1 $(PY) -m pytest -q tests/test_fuzz.py
 
 bench: $(STAMP)
 	@$(PY) benchmarks/compile_speed.py

@@ -180,7 +180,7 @@ def _recorded_digest(data: bytes) -> str | None:
 def _parse(data: bytes, path: Path, header_ok: bool) -> tuple[CompiledNetwork, dict[str, Any]]:
     try:
         f = h5py.File(io.BytesIO(data), "r")
-    except OSError as exc:
+    except (OSError, OverflowError, ValueError, RuntimeError) as exc:   # a damaged superblock can give any of these
         if header_ok or data.startswith(HEADER_MAGIC):    # an artifact's header: truncated or damaged after it
             raise ArtifactDamaged(f"artifact damaged: cannot be opened as HDF5 ({exc})", path) from None
         raise DeployError(f"not a readable HDF5 file ({exc}); expected an artifact written by `tnas-deploy compile`",
