@@ -23,7 +23,7 @@ from .profiles import HardwareProfile
 from .weights import Weights
 
 #: Rounds of lowering overflowing layers' state scales before giving up.
-MAX_HEADROOM_ROUNDS = 6
+MAX_HEADROOM_ROUNDS = 10
 
 
 @dataclass
@@ -39,19 +39,50 @@ def fit_state_scales(build: Callable[[dict[str, int]], CompiledNetwork],
                      measure: Callable[[CompiledNetwork], tuple[dict[str, dict[str, Any]], dict[str, tuple[str, int]]]],
                      fmt: NumericFormat
                      ) -> tuple[CompiledNetwork, dict[str, dict[str, Any]], dict[str, int], dict[str, tuple[str, int]]]:
-    """Use the calibration data to choose state scales: quantize (`build(drops)`), measure the headroom, lower
-    each overflowing layer's state scale by the bits it lacks and retry, at most MAX_HEADROOM_ROUNDS times.
+    """Use the calibration data to choose state scales: quantize (`build(drops)`), measure the headroom, and lower
+    each overflowing layer's state scale (`drops`, in bits) until the calibration data fits, in at most
+    MAX_HEADROOM_ROUNDS measurements.
 
-    Returns the last network, its headroom, the scale drops per layer and what still overflows.
+    An overflow lowers the scale by the bits the measured peak lacks (a lower bound: a state clips at its limit, so
+    a saturated state's measured peak understates what it needs). A layer that overflows again gets 1, 2, 4, ...
+    bits more than that, and once a drop is known to fit, the smallest fitting drop is searched between the
+    largest failing and the smallest fitting one (the finest scale that fits). Returns the last network, its headroom, the
+    drops per layer and what still overflows (empty when everything fits).
     """
     drops: dict[str, int] = {}
+    failing: dict[str, int] = {}       # per layer: the largest drop known to overflow
+    fitting: dict[str, int] = {}       # per layer: the smallest drop known to fit
+    step: dict[str, int] = {}
+    best: tuple | None = None          # the last measurement in which nothing overflowed
     for _ in range(MAX_HEADROOM_ROUNDS):
         net = build(drops)
         headroom, overflows = measure(net)
         if not overflows:
-            break
+            best = (net, headroom, dict(drops))
+            for layer_id, drop in drops.items():
+                fitting[layer_id] = min(fitting.get(layer_id, drop), drop)
         for layer_id, (_, peak) in overflows.items():
-            drops[layer_id] = drops.get(layer_id, 0) + max(1, math.ceil(math.log2(peak / fmt.state_max)))
+            # the measured peak is a lower bound of the true one, so every drop short of the bits it lacks fails too
+            lacking = max(1, math.ceil(math.log2(peak / fmt.state_max)))
+            failing[layer_id] = drops.get(layer_id, 0) + lacking - 1
+            step[layer_id] = 1 if layer_id not in step else 2 * step[layer_id]
+        nxt = dict(drops)
+        for layer_id in set(failing) | set(fitting):
+            low = failing.get(layer_id, -1)
+            high = fitting.get(layer_id)
+            if high is None:
+                nxt[layer_id] = low + step[layer_id]
+            elif high - low > 1:
+                nxt[layer_id] = (low + high) // 2
+            else:
+                nxt[layer_id] = high
+        if not overflows and nxt == drops:
+            break
+        drops = nxt
+    else:
+        if best is not None and overflows:      # the search ended on a failing probe: keep the last fitting one
+            net, headroom, drops = best
+            overflows = {}
     return net, headroom, drops, overflows
 
 
