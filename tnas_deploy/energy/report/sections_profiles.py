@@ -43,14 +43,7 @@ def add_chip_sections(doc: DocumentBuilder) -> None:
             doc.para(f"Energy and latency not estimated: {why}; no energy chart for {name}.")
         else:
             _add_chip_energy(doc, name, e)
-        unknown_used = (e or {}).get("unknown_profile_numbers") or []
-        if unknown_used:
-            doc.para([("", "Unknown numbers this estimate needs: ")] + code_list(unknown_used) + [("", ".")])
-        missing = [k for k in missing_keys(b) if k not in unknown_used]
-        if missing:
-            doc.para([("", ("Also not" if unknown_used else "Not") + " given by the profile (unknown): ")]
-                     + code_list(missing, PROFILE_DEFAULTS) + [("", ".")], note=True)
-        elif not unknown_used:
+        if not _add_unknown_numbers(doc, b, (e or {}).get("unknown_profile_numbers") or []):
             doc.para("The profile gives every number of [resources], [energy] and [time].", note=True)
 
 
@@ -134,13 +127,18 @@ def add_baseline_section(doc: DocumentBuilder) -> None:
             doc.table(["Node", "MACs", "Share"],
                       [[[("code", n)], fmt_num(v), f"{fmt_num(100 * v / macs)} %"]
                        for n, v in per_node.items()], "lrr")
-        unknown_used = base.get("unknown_profile_numbers") or []
-        if unknown_used:
-            doc.para([("", "Unknown numbers this estimate needs: ")] + code_list(unknown_used) + [("", ".")])
-        missing = [k for k in missing_keys(b) if k not in unknown_used]
-        if missing:
-            doc.para([("", ("Also not" if unknown_used else "Not") + " given by the profile (unknown): ")]
-                     + code_list(missing, PROFILE_DEFAULTS) + [("", ".")], note=True)
+        _add_unknown_numbers(doc, b, base.get("unknown_profile_numbers") or [])
+
+
+def _add_unknown_numbers(doc: DocumentBuilder, block: dict[str, Any], unknown_used: list[str]) -> bool:
+    """Name the unknown profile numbers an estimate needs, then the others the profile lacks; False if none."""
+    if unknown_used:
+        doc.para([("", "Unknown numbers this estimate needs: ")] + code_list(unknown_used) + [("", ".")])
+    missing = [k for k in missing_keys(block) if k not in unknown_used]
+    if missing:
+        doc.para([("", ("Also not" if unknown_used else "Not") + " given by the profile (unknown): ")]
+                 + code_list(missing, PROFILE_DEFAULTS) + [("", ".")], note=True)
+    return bool(unknown_used or missing)
 
 
 def add_profile_numbers(doc: DocumentBuilder) -> None:

@@ -167,6 +167,12 @@ def _outlier_hint(projections: list[RateProjection], fmt: NumericFormat) -> str:
     return ""
 
 
+def _bias_cause(bmax: float, wmax: float, fmt: NumericFormat) -> str:
+    """Why a layer's scale is bound by its bias (the reason given when its weights then round to 0)."""
+    return (f"the largest |bias| {bmax:.4g} is {times(bmax, wmax)} times the largest |weight| {wmax:.4g}{FOLDED}, "
+            f"and the bias register holds at most {fmt.bias_mant_max << fmt.bias_exp_max} state units")
+
+
 def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = False,
                   scale_drop: dict[str, int] | None = None, run_steps: int = 1) -> QuantResult:
     drops = scale_drop or {}
@@ -228,9 +234,7 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
             projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
             causes = {"threshold": f"the threshold {theta:.4g} is {times(theta, wmax)} times the largest |weight| "
                                    f"{wmax:.4g}{FOLDED}, and the threshold register holds at most {top} state units",
-                      "bias": f"the largest |bias| {bmax:.4g} is {times(bmax, wmax)} times the largest |weight| "
-                              f"{wmax:.4g}{FOLDED}, and the bias register holds at most "
-                              f"{fmt.bias_mant_max << fmt.bias_exp_max} state units"}
+                      "bias": _bias_cause(bmax, wmax, fmt)}
             _refuse_vanishing_weights(layer.id, layer.projections, projs, scale, causes.get(bound or "", ""),
                                       bound or "weight", drops.get(layer.id, 0), fmt, saturate, notes)
             shift = min((q.shift for q in projs), default=fmt.shift_min)
@@ -256,9 +260,7 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
             projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
             causes = {"v": f"the readout's worst case (every source active at each of {run_steps} steps: {worst:.4g}) "
                            f"must fit the {fmt.state_bits}-bit state",
-                      "bias": f"the largest |bias| {bmax:.4g} is {times(bmax, wmax)} times the largest |weight| "
-                              f"{wmax:.4g}{FOLDED}, and the bias register holds at most "
-                              f"{fmt.bias_mant_max << fmt.bias_exp_max} state units"}
+                      "bias": _bias_cause(bmax, wmax, fmt)}
             _refuse_vanishing_weights(layer.id, layer.projections, projs, scale, causes.get(bound or "", ""),
                                       bound or "weight", drops.get(layer.id, 0), fmt, saturate, notes)
             shift = min((q.shift for q in projs), default=fmt.shift_min)
