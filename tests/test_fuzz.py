@@ -141,7 +141,7 @@ def _mutate(obj: Any, path: tuple, action: str, value: Any) -> Any:
     min_size=1, max_size=3))
 def test_mutated_genomes_compile_or_are_refused(seed: int, edits: list, tmp_path: Path) -> None:
     obj = random_genome_json(seed, max_blocks=2)
-    weights = tmp_path / "w.h5"
+    weights = tmp_path / f"w{seed}.h5"        # hypothesis reuses tmp_path across examples: one file per genome
     if not weights.exists():
         save_weights(random_weights(genome_from_json(json.loads(json.dumps(obj))), seed), weights)
     for where, action, value in edits:

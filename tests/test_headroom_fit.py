@@ -57,3 +57,19 @@ def test_what_cannot_fit_in_the_rounds_is_reported() -> None:
     _, _, drops, overflows = fit_state_scales(build, measure, FMT)
     assert "a" in overflows and drops["a"] < 10_000
     assert math.isfinite(drops["a"])
+
+
+def test_a_scale_the_quantizer_cannot_represent_ends_the_search() -> None:
+    """Lowering further than the quantizer can go (it raises OverflowReport) keeps the last scale it could build;
+    what still overflows is reported (the compile then fails, or clips with --saturate)."""
+    from tnas_deploy.errors import OverflowReport
+
+    build, measure, _ = fake_layers({"a": 9}, saturating=True)
+
+    def limited_build(drops: dict[str, int]) -> dict[str, int]:
+        if drops.get("a", 0) > 5:
+            raise OverflowReport("no ramp keeps the weights in range", None, "layer a: weight")
+        return build(drops)
+
+    net, _, drops, overflows = fit_state_scales(limited_build, measure, FMT)
+    assert "a" in overflows and drops["a"] <= 5 and net == drops

@@ -54,9 +54,19 @@ def fit_state_scales(build: Callable[[dict[str, int]], CompiledNetwork],
     fitting: dict[str, int] = {}       # per layer: the smallest drop known to fit
     step: dict[str, int] = {}
     best: tuple | None = None          # the last measurement in which nothing overflowed
+    last: tuple | None = None          # the last measurement
     for _ in range(MAX_HEADROOM_ROUNDS):
-        net = build(drops)
+        try:
+            net = build(drops)
+        except OverflowReport:
+            if last is None:
+                raise
+            # the quantizer cannot represent a scale that low: keep the last one it could (what still overflows
+            # then fails the compile, or is clipped with --saturate)
+            net, headroom, overflows, drops = last
+            break
         headroom, overflows = measure(net)
+        last = (net, headroom, overflows, dict(drops))
         if not overflows:
             best = (net, headroom, dict(drops))
             for layer_id, drop in drops.items():
@@ -79,10 +89,9 @@ def fit_state_scales(build: Callable[[dict[str, int]], CompiledNetwork],
         if not overflows and nxt == drops:
             break
         drops = nxt
-    else:
-        if best is not None and overflows:      # the search ended on a failing probe: keep the last fitting one
-            net, headroom, drops = best
-            overflows = {}
+    if best is not None and overflows:           # the search ended on a failing probe: keep the last fitting one
+        net, headroom, drops = best
+        overflows = {}
     return net, headroom, drops, overflows
 
 

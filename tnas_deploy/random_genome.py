@@ -14,7 +14,7 @@ import numpy as np
 from .genome import Genome, genome_from_json
 from .weights import Weights, expected_shapes
 
-TTFS = {"model": "ttfs"}
+TTFS = {"model": "ttfs"}   # copied into each node (dict(TTFS)): callers may edit what they get
 
 
 def random_genome_json(seed: int, max_blocks: int = 3) -> dict[str, Any]:
@@ -39,11 +39,11 @@ def random_genome_json(seed: int, max_blocks: int = 3) -> dict[str, Any]:
         kernel = int(rng.choice([1, 3]))
         nodes.append({"id": cid, "type": "conv2d", "inputs": [src], "out_channels": channels, "kernel": kernel,
                       "stride": stride, "padding": kernel // 2, "bias": bool(rng.random() < 0.8),
-                      "neuron": None if with_bn else TTFS})
+                      "neuron": None if with_bn else dict(TTFS)})
         if not with_bn:
             return cid
         bid = new_id("bn")
-        nodes.append({"id": bid, "type": "batchnorm", "inputs": [cid], "neuron": TTFS})
+        nodes.append({"id": bid, "type": "batchnorm", "inputs": [cid], "neuron": dict(TTFS)})
         return bid
 
     if not flat_input:
@@ -58,13 +58,13 @@ def random_genome_json(seed: int, max_blocks: int = 3) -> dict[str, Any]:
                 kind = "maxpool2d" if pid.startswith("max") else "avgpool2d"
                 node = {"id": pid, "type": kind, "inputs": [last], "kernel": 2}
                 if kind == "avgpool2d":
-                    node["neuron"] = TTFS
+                    node["neuron"] = dict(TTFS)
                 nodes.append(node)
                 last, shape = pid, [shape[0], shape[1] // 2, shape[2] // 2]
             elif choice < 0.85:
                 branch = conv_block(last, shape[0], bool(rng.random() < 0.5))
                 aid = new_id("add")
-                nodes.append({"id": aid, "type": "add", "inputs": [last, branch], "neuron": TTFS})
+                nodes.append({"id": aid, "type": "add", "inputs": [last, branch], "neuron": dict(TTFS)})
                 last = aid
             else:
                 branch = conv_block(last, channels, bool(rng.random() < 0.5))
@@ -76,7 +76,7 @@ def random_genome_json(seed: int, max_blocks: int = 3) -> dict[str, Any]:
         last = fid
     for _ in range(int(rng.integers(0, 3))):
         did = new_id("fc")
-        nodes.append({"id": did, "type": "dense", "inputs": [last], "units": int(rng.integers(3, 17)), "neuron": TTFS})
+        nodes.append({"id": did, "type": "dense", "inputs": [last], "units": int(rng.integers(3, 17)), "neuron": dict(TTFS)})
         last = did
     n_classes = int(rng.integers(2, 6))
     out_linear = new_id("fc")
