@@ -449,3 +449,22 @@ def test_long_rate_work_shows_progress_lines_on_a_non_terminal(tmp_path, capsys,
     monkeypatch.setenv("TNAS_DEPLOY_PROGRESS_INTERVAL", "soon")
     line = user_error(capsys, argv)
     assert line == "tnas-deploy: error: TNAS_DEPLOY_PROGRESS_INTERVAL: expected a number of seconds >= 0, got 'soon'"
+
+
+def test_imports_survive_absurdly_nested_metadata(tmp_path, capsys) -> None:
+    """A netx file whose tnas-deploy metadata record nests 100k deep imports like one without a record (the record
+    is ignored), instead of a RecursionError traceback."""
+    import h5py
+
+    net = tmp_path / "csnn.net"
+    assert main(["export", str(ROOT / "models/csnn_digits.json"), "--format", "netx", "-o", str(net),
+                 "--calibration", str(ROOT / "models/digits_calib.npz")]) == 0
+    with h5py.File(net, "r+") as f:
+        del f["tnas_deploy"]
+        f["tnas_deploy"] = np.bytes_("[" * 100_000 + "]" * 100_000)
+    capsys.readouterr()
+    code = main(["import", str(net), "-o", str(tmp_path / "back.json")])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err and "RecursionError" not in err, err
+    if code == 2:
+        assert err.count("\n") == 1 and str(net) in err

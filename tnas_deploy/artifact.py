@@ -308,7 +308,7 @@ class _Reader:
         raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
         try:
             return raw, json.loads(raw.decode("utf-8"))
-        except ValueError:          # UnicodeDecodeError and JSONDecodeError both are ValueErrors
+        except (ValueError, RecursionError):   # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise self.damaged(f"{what} is not valid UTF-8 JSON") from None
 
     def checksum_table(self) -> dict[str, dict[str, Any]]:

@@ -100,7 +100,7 @@ def import_netx(path: str | Path, steps: int | None = None, name: str | None = N
         if METADATA_KEY in f:
             try:
                 meta = json.loads(_text(f[METADATA_KEY][()]))
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, RecursionError):     # unreadable or absurdly nested: ignore the record
                 meta = {}
         keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else -1)
         if [k for k in keys] != [str(i) for i in range(len(keys))]:

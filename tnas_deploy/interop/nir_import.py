@@ -68,7 +68,7 @@ def _record(obj: Any) -> dict[str, Any]:
     if isinstance(obj, str):
         try:
             value = json.loads(obj)
-        except ValueError:
+        except (ValueError, RecursionError):     # unreadable or absurdly nested: not our record
             return {}
         return value if isinstance(value, dict) else {}
     return {}
