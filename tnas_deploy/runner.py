@@ -17,13 +17,13 @@ from .result import SimResult
 from .schemes import scheme_for
 
 
-def simulate(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int], None] | None = None,
+def simulate(net: CompiledNetwork, x: np.ndarray, progress: Callable[[float], None] | None = None,
              track_peaks: bool = False) -> SimResult:
     """The integer reference simulator of the network's coding scheme (the bit-exact expectation)."""
     return scheme_for(net).simulate(net, x, progress=progress, track_peaks=track_peaks)
 
 
-def run_lava(net: CompiledNetwork, x: np.ndarray, progress: Callable[[int], None] | None = None,
+def run_lava(net: CompiledNetwork, x: np.ndarray, progress: Callable[[float], None] | None = None,
              timeout: float | None = None, hardware: bool = False) -> tuple[SimResult, LavaTiming]:
     """One guarded Lava run of the network's coding scheme; returns the result and where the time went."""
     return scheme_for(net).run_lava(net, x, progress=progress, timeout=timeout, hardware=hardware)

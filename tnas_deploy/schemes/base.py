@@ -30,7 +30,7 @@ if TYPE_CHECKING:   # types only: importing them at run time would pull in every
     from ..result import SimResult
     from ..weights import Weights
 
-Progress = Callable[[int], None]
+Progress = Callable[[float], None]   # samples done since the last call (fractions while a batch runs)
 
 
 @dataclass(frozen=True)

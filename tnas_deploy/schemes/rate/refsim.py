@@ -161,7 +161,7 @@ def float_cuba_step(u: np.ndarray, v: np.ndarray, current: np.ndarray, layer: Cu
 
 
 def simulate_rate(layers: list[Layer], x: np.ndarray, steps: int, input_shape: tuple[int, ...], state_bits: int = 24,
-                  integer: bool = True, batch_size: int = 64, progress: Callable[[int], None] | None = None,
+                  integer: bool = True, batch_size: int = 64, progress: Callable[[float], None] | None = None,
                   track_peaks: bool = False, readout_scale: float = 1.0) -> SimResult:
     """Run samples through the lowered (float) or quantized (integer) rate network. Peaks are always tracked
     (they cost nothing here); `track_peaks` is accepted for symmetry with the TTFS simulator."""

@@ -126,7 +126,7 @@ def _fire(layer: TtfsLayer, v: np.ndarray, steps: int, state_bits: int, stepwise
 
 
 def simulate(net: CompiledNetwork, x: np.ndarray, batch_size: int = 256,
-             progress: Callable[[int], None] | None = None, track_peaks: bool = False) -> SimResult:
+             progress: Callable[[float], None] | None = None, track_peaks: bool = False) -> SimResult:
     """Run samples `x` (N, *input_shape), values in [0, 1]; `progress(n)` is called after each batch of n.
 
     With `track_peaks`, every layer is stepped and `peaks` holds each state's largest magnitude; otherwise
