@@ -68,12 +68,15 @@ def test_energy_and_latency_by_hand(tiny, tmp_path) -> None:
     assert est.layers["h"]["neuron_active"] == pytest.approx(16 * 81)
     assert est.layers["out"]["neuron_idle"] == pytest.approx(16 * 52)
     assert est.layers["h"]["routing"] == pytest.approx(1 * 1 * (1.7 + 1 * 3.5))   # 1 spike, 1 packet, 1 hop
-    dynamic = 23.6 + 2 * 23.6 + 16 * 81 + 16 * 81 + 0 * 52 + 16 * 52 + 5.2
+    assert est.layers["h"]["spike_out"] == pytest.approx(1 * 10)
+    assert act["out"].spikes == 0 and est.layers["out"]["spike_out"] == 0       # the readout does not spike
+    dynamic = 23.6 + 2 * 23.6 + 16 * 81 + 16 * 81 + 0 * 52 + 16 * 52 + 5.2 + 10
     assert est.dynamic_pj == pytest.approx(dynamic)
-    # busiest core per step: step 0: h, one event + update (3.5 + 8.4); steps 1-7: h update 8.4;
-    # steps 8-15: the readout core updates 2 neurons (16.8), plus 2 events (7.0) in the step h spikes;
+    # busiest core per step: step 0: h, one event + update (3.5 + 8.4 = 11.9) beats the readout core's two
+    # idle updates (2 x 5.3 = 10.6), which are the busiest in steps 1-7 (h: 8.4); steps 8-15: the readout
+    # core updates 2 neurons (16.8), plus 2 events (7.0) in the step h spikes (h then: 8.4 + 2 + 5.3 = 15.7);
     # every step adds the 300 ns barrier
-    latency = (3.5 + 8.4) + 7 * 8.4 + 8 * 16.8 + 7.0 + 16 * 300
+    latency = (3.5 + 8.4) + 7 * (2 * 5.3) + 8 * 16.8 + 7.0 + 16 * 300
     assert est.latency_ns == pytest.approx(latency)
     assert est.static_pj == pytest.approx(20e-3 * latency * 1e-9 * 1e12)
     assert est.total_pj == pytest.approx(dynamic + est.static_pj)
@@ -112,7 +115,7 @@ def test_does_not_fit_names_the_limit_and_the_excess(tiny, tmp_path) -> None:
     placement = place(net, act, _profile(tmp_path, small), *fan_limits(net))
     assert not placement.fits
     assert "needs 2 cores, the profile has 1" in placement.problem and "1 too many" in placement.problem
-    assert "layer h: fan-out 2 exceeds resources.max_fan_out 1 (by 1)" in placement.problem
+    assert placement.layers["h"].copies == 2 and "fan-out" not in placement.problem   # copied, not refused
 
 
 def test_memory_limited_layer_takes_more_cores(tiny, tmp_path) -> None:
@@ -173,3 +176,49 @@ def test_nonzero_fan_out_matches_the_explicit_synapse_matrix():
         assert np.array_equal(p.nonzero_fan_out(src, out), expected), kind
         as_sparse = Projection("s", "sparse", sparse.csr_matrix(p.matrix(src, out)))
         assert np.array_equal(as_sparse.nonzero_fan_out(src, out), expected), kind
+
+
+def test_packets_count_the_destination_cores_a_spike_reaches(tiny, tmp_path) -> None:
+    """h's one spike targets both readout neurons; one neuron per core puts them on two cores: 2 packets.
+
+    Cores fill row by row on a mesh of 8 columns: h on core 0, the readout on cores 1 and 2, so the packets
+    travel 1 and 2 hops (mean 1.5). Routing energy = spikes x packets x (in-core + mean hops x hop energy).
+    """
+    _, net, result = tiny
+    one_per_core = CHIP.replace("neurons_per_core = { value = 1024", "neurons_per_core = { value = 1")
+    chip = _profile(tmp_path, one_per_core)
+    act = scheme_for(net).measure_activity(net, result)
+    placement = place(net, act, chip, *fan_limits(net))
+    assert placement.layers["out"].cores == 2 and placement.packets[("h", "out")] == 2.0
+    assert placement.mean_hops("h", "out") == 1.5
+    est = estimate(act, placement, chip)
+    assert est.layers["h"]["routing"] == pytest.approx(1 * 2 * (1.7 + 1.5 * 3.5))
+
+
+def test_zero_weight_synapses_cost_nothing(mlp_genome, tmp_path) -> None:
+    """Synaptic energy is charged on effective events only (NeuroBench's effective synaptic operations)."""
+    genome = mlp_genome(2, 1, "zeros")
+    weights = {"h": {"weight": np.array([[0.5, 0.5]]), "bias": np.zeros(1)},
+               "o": {"weight": np.array([[1.0], [0.0]]), "bias": np.zeros(2)}}
+    x = np.array([[1.0, 0.0]])
+    net = compile_network(CompileInputs(genome, weights, Path(__file__), load_profile("loihi2"),
+                                        Dataset(x, None, None, None)))
+    act = scheme_for(net).measure_activity(net, simulate(net, x))
+    chip = _profile(tmp_path, CHIP)
+    est = estimate(act, place(net, act, chip, *fan_limits(net)), chip)
+    assert act["out"].synaptic_events == 2 and act["out"].effective_synaptic_events == 1
+    assert est.layers["out"]["synaptic"] == pytest.approx(1 * 23.6)
+
+
+def test_static_power_whole_chip_or_per_core(tiny, tmp_path) -> None:
+    """--static per-core charges static power x cores used / cores on the chip (2 of 128 here)."""
+    _, net, result = tiny
+    chip = _profile(tmp_path, CHIP)
+    act = scheme_for(net).measure_activity(net, result)
+    placement = place(net, act, chip, *fan_limits(net))
+    whole = estimate(act, placement, chip)
+    per_core = estimate(act, placement, chip, static_mode="per-core")
+    assert whole.static_share == 1.0 and per_core.static_share == pytest.approx(2 / 128)
+    assert per_core.static_pj == pytest.approx(whole.static_pj * 2 / 128)
+    assert per_core.dynamic_pj == whole.dynamic_pj and per_core.latency_ns == whole.latency_ns
+    assert per_core.to_json()["static_mode"] == "per-core"

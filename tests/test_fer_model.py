@@ -52,6 +52,7 @@ def test_fer_csnn_compiles_places_and_runs(fer: Path):
     assert loihi2["fits"] and 0 < loihi2["cores_used"] <= loihi2["cores_available"]
     loihi1 = report["profiles"]["loihi1"]["placement"]
     assert not loihi1["fits"] and "cores" in loihi1["problem"]
-    assert "fan-in 18432" in report["profiles"]["xylo"]["placement"]["problem"]
+    assert "the input x has 2304 channels, the profile has 16 input channels" in report["profiles"]["xylo"][
+        "placement"]["problem"]
     assert report["metrics"]["spikes"] > 0 and len(report["layers"]["fc1"]["spike_step_histogram"]) == net.run_steps
     assert np.isfinite(report["metrics"]["synaptic_events"])

@@ -138,6 +138,13 @@ def test_report_json_has_every_section(runs):
     assert loaded["profiles"]["vaguechip"]["energy"]["total_pj"] is None
     assert loaded["profiles"]["blankchip"]["energy"] is None
     assert loaded["accuracy"]["classes"] == CLASSES
+    # how far each estimate can be trusted (docs/energy.md, "Reading the report"): testchip was never fitted
+    energy = loaded["profiles"]["testchip"]["energy"]
+    assert {"band_uj", "latency_band_ms", "static_mode", "static_share", "validation", "latency_validation",
+            "fitted_on", "model"} <= set(energy)
+    assert energy["band_uj"] is None and energy["validation"] is None and energy["fitted_on"] == []
+    assert energy["static_mode"] == "whole-chip" and energy["static_share"] == 1.0
+    assert {"summary", "calibration", "band_rule"} <= set(energy["model"])
 
 
 # -- report.md ---------------------------------------------------------------------------------------
@@ -321,6 +328,26 @@ def test_unlabelled_data_has_no_accuracy_and_stale_plots_go(runs):
     assert "confusion.png" not in pngs
     for name in pngs:
         assert f"](plots/{name})" in md
+
+
+def test_static_per_core_charges_the_cores_used(runs, capsys):
+    """`bench --static per-core` reaches the estimate: static power x cores used / cores, dynamic unchanged."""
+    from tnas_deploy.cli import main
+    artifact, labelled, _, profiles, root = runs["inputs"]
+    testchip = next(p for p in profiles if p.endswith("testchip.toml"))
+    out_dir = root / "per-core"
+    assert main(["bench", str(artifact), "--input", str(labelled), "--profile", testchip, "--static", "per-core",
+                 "-o", str(out_dir), "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "static: static power x cores used / cores on chip (--static per-core)" in stdout
+    whole = runs["first"][0]["profiles"]["testchip"]
+    part = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))["profiles"]["testchip"]
+    used = part["placement"]["cores_used"]
+    assert part["energy"]["static_mode"] == "per-core" and part["energy"]["static_share"] == used / 128
+    assert part["energy"]["static_pj"] == pytest.approx(whole["energy"]["static_pj"] * used / 128)
+    assert part["energy"]["dynamic_pj"] == whole["energy"]["dynamic_pj"]
+    md = _md(out_dir)
+    assert "`--static per-core`" in md and f"({used} of 128 cores)" in md
 
 
 def test_number_formatting():

@@ -28,24 +28,29 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "hw_profiles"
 
 @dataclass(frozen=True)
 class Quantity:
-    """A number from a profile with its provenance: `source` (published) or `estimate` (reasoned)."""
+    """A number from a profile with its provenance: `source` (published), `fitted` (the calibration table it was
+    fitted on, `energy/calibration.py`) or `estimate` (reasoned)."""
 
     value: float
     source: str | None = None
     estimate: str | None = None
+    fitted: str | None = None
 
     @property
     def provenance(self) -> str:
+        if self.fitted is not None:
+            return f"fitted: {self.fitted}"
         return self.source if self.source is not None else f"estimate: {self.estimate}"
 
 
 #: The keys each table may hold (docs/profiles.md); anything else is a typo to report.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "resources": ("cores", "neurons_per_core", "synapse_memory_bits_per_core", "max_fan_in", "max_fan_out",
-                  "mesh_columns", "chips"),
-    "energy": ("synaptic_op_pj", "neuron_update_active_pj", "neuron_update_idle_pj", "spike_in_core_pj",
-               "spike_hop_pj", "static_power_mw"),
-    "time": ("synaptic_op_ns", "neuron_update_ns", "spike_hop_ns", "barrier_ns", "fixed_step_ns"),
+                  "mesh_columns", "chips", "dendritic_join", "layers_share_cores", "input_channels", "output_neurons"),
+    "energy": ("synaptic_op_pj", "neuron_update_active_pj", "neuron_update_idle_pj", "spike_out_pj",
+               "spike_in_core_pj", "spike_hop_pj", "static_power_mw"),
+    "time": ("synaptic_op_ns", "neuron_update_ns", "neuron_update_idle_ns", "spike_out_ns", "spike_hop_ns",
+             "barrier_ns", "fixed_step_ns", "layer_stage_ns"),
     "baseline": ("process_node_nm", "mac_pj", "sram_access_pj_per_byte", "dram_access_pj_per_byte",
                  "static_power_mw", "macs_per_ns"),
 }
@@ -65,6 +70,10 @@ class HardwareProfile:
     quantities: dict[str, Quantity]
     #: The whole file as parsed (numbers with their sources), carried into artifacts and reports.
     raw: dict[str, Any]
+    #: The measurement table the profile's fitted numbers come from (`[calibration] table`), if any.
+    calibration: Path | None = None
+    #: Why the energy stays unknown (`[profile] energy_unknown_because`), printed instead of the missing keys.
+    unknown_reason: str | None = None
 
     def get(self, key: str) -> float | None:
         """A number such as "energy.synaptic_op_pj", or None when the profile does not know it."""
@@ -124,9 +133,9 @@ def load_profile(name_or_path: str) -> HardwareProfile:
     kind = meta.get("kind", "neuromorphic")
     if kind not in KINDS:
         raise DeployError(f"unknown kind {kind!r}; expected one of {list(KINDS)}", path, "profile.kind")
-    unknown = sorted(set(raw) - {"profile", "format", *TABLE_KEYS})
+    unknown = sorted(set(raw) - {"profile", "format", "calibration", *TABLE_KEYS})
     if unknown:
-        raise DeployError(f"unknown table(s) {unknown}; expected [profile], [format], "
+        raise DeployError(f"unknown table(s) {unknown}; expected [profile], [format], [calibration], "
                           f"{', '.join(f'[{t}]' for t in TABLE_KEYS)}", path, unknown[0])
     fmt = None
     if "format" in raw:
@@ -151,9 +160,34 @@ def load_profile(name_or_path: str) -> HardwareProfile:
                 raise DeployError(f"unknown key {key!r}; expected one of {list(keys)} (docs/profiles.md)",
                                   path, f"{table}.{key}")
             quantities[f"{table}.{key}"] = sourced_number(entry, path, f"{table}.{key}")
+    calibration = _calibration_path(raw.get("calibration"), path)
     return HardwareProfile(name=meta["name"], chip=str(meta.get("chip", meta["name"])),
                            description=str(meta.get("description", "")), kind=kind, format=fmt, path=path,
-                           sha256=sha256_file(path), quantities=quantities, raw=raw)
+                           sha256=sha256_file(path), quantities=quantities, raw=raw, calibration=calibration,
+                           unknown_reason=_optional_text(meta, "energy_unknown_because", path))
+
+
+def _optional_text(meta: dict[str, Any], key: str, path: Path) -> str | None:
+    value = meta.get(key)
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise DeployError("expected a non-empty string", path, f"profile.{key}")
+    return value
+
+
+def _calibration_path(table: Any, path: Path) -> Path | None:
+    """`[calibration] table = "calibration/<chip>.toml"`: next to the profile file, else among the bundled tables
+    (so a user's edited copy of a bundled profile keeps its measurements)."""
+    if table is None:
+        return None
+    if not isinstance(table, dict) or not isinstance(table.get("table"), str) or set(table) != {"table"}:
+        raise DeployError('expected [calibration] with one key, table = "<measurement table .toml, relative to this '
+                          'file>"', path, "calibration")
+    for base in (path.parent, BUNDLED_DIR):
+        target = (base / table["table"]).resolve()
+        if target.is_file():
+            return target
+    raise DeployError(f"calibration table {table['table']!r} not found next to the profile nor in {BUNDLED_DIR}",
+                      path, "calibration.table")
 
 
 def sourced_number(entry: Any, path: Path, field: str) -> Quantity:
@@ -161,18 +195,19 @@ def sourced_number(entry: Any, path: Path, field: str) -> Quantity:
     if not isinstance(entry, dict) or "value" not in entry:
         raise DeployError("expected a table {value = <number>, source = \"...\"} (every number cites its source)",
                           path, field)
-    source, estimate = entry.get("source"), entry.get("estimate")
-    if not (isinstance(source, str) and source.strip()) and not (isinstance(estimate, str) and estimate.strip()):
-        raise DeployError("a number needs `source` (where it comes from) or `estimate` (the reasoning)", path, field)
+    source, estimate, fitted = entry.get("source"), entry.get("estimate"), entry.get("fitted")
+    if not any(isinstance(t, str) and t.strip() for t in (source, estimate, fitted)):
+        raise DeployError("a number needs `source` (where it comes from), `fitted` (the calibration it was fitted "
+                          "on) or `estimate` (the reasoning)", path, field)
     value = entry["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise DeployError(f"expected a finite number >= 0, got {value!r}", path, f"{field}.value")
-    extra = sorted(set(entry) - {"value", "source", "estimate", "note"})
+    extra = sorted(set(entry) - {"value", "source", "estimate", "fitted", "note"})
     if extra:
-        raise DeployError(f"unknown key(s) {extra}; a number has value, source or estimate, and an optional note",
-                          path, field)
+        raise DeployError(f"unknown key(s) {extra}; a number has value, source, fitted or estimate, and an optional "
+                          "note", path, field)
     return Quantity(float(value), source if isinstance(source, str) else None,
-                    estimate if isinstance(estimate, str) else None)
+                    estimate if isinstance(estimate, str) else None, fitted if isinstance(fitted, str) else None)
 
 
 def sourced_int(table: dict[str, Any], key: str, path: Path, prefix: str) -> int:

@@ -10,6 +10,8 @@ from .. import __version__
 from .common import EXIT_USAGE
 
 BACKENDS = ["reference", "lava", "loihi2"]
+#: `bench --static`: the modes of `energy.model.STATIC_MODES` (not imported: parsing needs no numpy)
+STATIC_MODES = ["whole-chip", "per-core"]
 
 
 class CliParser(argparse.ArgumentParser):
@@ -120,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--calibration", type=Path, help="for a genome: calibration data (default: the input data)")
     b.add_argument("--compile-profile", default="loihi2", help="for a genome: the profile to compile for")
     b.add_argument("--samples", type=int, help="use only the first N samples")
+    b.add_argument("--static", choices=STATIC_MODES, default="whole-chip",
+                   help="how a chip's static power is charged: whole-chip (default, as measured) charges the "
+                        "whole chip's measured static power; per-core charges static power x cores used / cores "
+                        "on chip (a power-gated or shared chip)")
     b.add_argument("-o", "--output", type=Path, help="report directory (default build/report-<name>)")
     b.add_argument("--json", action="store_true", help="print the whole report.json")
     b.add_argument("--no-progress", action="store_true")

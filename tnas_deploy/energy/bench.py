@@ -22,6 +22,7 @@ from ..schemes import scheme_for
 from .activity import LayerActivity, neurobench_metrics
 from .baseline import estimate_baseline
 from .mapping import fan_limits, place
+from .bands import uncertainty
 from .model import estimate
 
 REPORT_FORMAT = "tnas-bench-report"
@@ -73,7 +74,7 @@ def _layer_block(net: CompiledNetwork, act: LayerActivity, result: SimResult) ->
 
 
 def profile_block(net: CompiledNetwork, activity: dict[str, LayerActivity], name: str,
-                  fans: tuple[dict[str, int], dict[str, int]]) -> dict[str, Any]:
+                  fans: tuple[dict[str, int], dict[str, int]], static_mode: str = "whole-chip") -> dict[str, Any]:
     profile = load_profile(name)
     block: dict[str, Any] = {"name": profile.name, "kind": profile.kind, "chip": profile.chip, "file": str(profile.path),
                              "sha256": profile.sha256,
@@ -86,20 +87,23 @@ def profile_block(net: CompiledNetwork, activity: dict[str, LayerActivity], name
     block["placement"] = placement.to_json()
     if not placement.fits:
         block["energy"] = None
-        block["note"] = (f"does not fit: {placement.problem}" if placement.problem and
-                         not placement.problem.startswith("unknown") else placement.problem)
+        unknown = not placement.problem or placement.problem.startswith("unknown")
+        block["note"] = placement.problem if unknown else f"does not fit: {placement.problem}"
+        if unknown and profile.unknown_reason:
+            block["note"] = f"energy per inference unknown: {profile.unknown_reason} ({placement.problem})"
         return block
-    block["energy"] = estimate(activity, placement, profile).to_json()
-    if block["energy"]["total_pj"] is None:
-        block["note"] = "energy per inference unknown: the profile lacks " + ", ".join(
-            block["energy"]["unknown_profile_numbers"])
+    energy = estimate(activity, placement, profile, static_mode).to_json()
+    block["energy"] = {**energy, **uncertainty(profile, energy)}
+    if energy["total_pj"] is None:
+        block["note"] = "energy per inference unknown: " + (profile.unknown_reason or "the profile lacks " + ", ".join(
+            energy["unknown_profile_numbers"]))
     return block
 
 
 def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, backend: str = "reference",
               calibration: Path | None = None, out_dir: Path | None = None, progress: bool = True,
-              samples: int | None = None, compile_profile: str = "loihi2", window_us: float | None = None
-              ) -> tuple[dict[str, Any], Path]:
+              samples: int | None = None, compile_profile: str = "loihi2", window_us: float | None = None,
+              static_mode: str = "whole-chip") -> tuple[dict[str, Any], Path]:
     from ..runner import run_backend
     from .report import write_reports
 
@@ -113,7 +117,7 @@ def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, 
     fans = fan_limits(net)
     blocks: dict[str, Any] = {}
     for name in names:
-        block = profile_block(net, activity, name, fans)
+        block = profile_block(net, activity, name, fans, static_mode)
         if block["name"] in blocks:
             raise DeployError(f"two profiles are named {block['name']!r}", block["file"], "profile.name")
         blocks[block["name"]] = block

@@ -1,105 +1,163 @@
-"""Place each neuron population onto cores under a profile's limits.
+"""Place each neuron population onto cores under a profile's limits, the way a chip's toolchain would
+(docs/energy_mapping.md).
 
-A layer takes as many cores as its tightest limit asks for: neurons per core, and synapse memory per
-core at the artifact's weight width (each core stores the incoming synapses of its neurons). A neuron's
-fan-in and fan-out must fit the per-neuron limits, which no split can fix. Layers get consecutive
-cores, laid out row by row on a mesh of `mesh_columns` columns; the input is injected by the host.
+1. Split (`splitting.py`): a neuron whose fan-out passes `max_fan_out` is copied; one whose fan-in passes
+   `max_fan_in` gets input compartments and a dendritic join, only on chips with `resources.dendritic_join = 1`
+   (elsewhere no exact split exists and the network does not fit).
+2. Lay out (`layout.py`): every population on its own consecutive cores, its neurons in flat (C, H, W) order in
+   contiguous blocks of ceil(neurons / cores) per core, a neuron's copies and compartments on its core; or, on
+   chips whose layers share cores (`resources.layers_share_cores = 1`, Xylo), all packed into one pool, the
+   readout on the chip's output neurons (`resources.output_neurons`) and the network input against its input
+   channels (`resources.input_channels`). Cores are laid out row by row on a mesh of `mesh_columns` columns;
+   the input is injected by the host.
+3. Count packets: for each (source, destination) pair of populations, the mean over source neurons with a
+   synapse into the destination of the distinct destination cores their targets lie in.
+
+"Does not fit" is reported only for what splitting cannot fix, naming the resource and by how much.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from ..compiled import CompiledNetwork
-from ..profiles import HardwareProfile
 from ..layers import populations_behind
+from ..profiles import HardwareProfile
 from .activity import LayerActivity, population_layers
+from .connectivity import core_pairs, in_degree, links_into, mean_distinct_cores
+from .layout import lay_out
+from .placement import ChipLimits, LayerPlacement, PlacedPopulation, Placement, chip_limits
+from .splitting import fan_out_copies, input_compartments
 
-
-@dataclass
-class LayerPlacement:
-    layer: str
-    cores: int
-    first_core: int
-    limited_by: str               # the limit that set the core count: "neurons_per_core" | "synapse_memory_bits_per_core"
-
-    def core_ids(self) -> range:
-        return range(self.first_core, self.first_core + self.cores)
-
-
-@dataclass
-class Placement:
-    profile: str
-    fits: bool
-    layers: dict[str, LayerPlacement] = field(default_factory=dict)
-    cores_used: int | None = None
-    cores_available: int | None = None
-    problem: str | None = None    # which limit is broken and by how much; or what is unknown
-    mesh_columns: int = 1
-    mesh_assumed: bool = False    # the profile gives no mesh_columns: a square mesh is assumed
-
-    def to_json(self) -> dict[str, Any]:
-        return {"fits": self.fits, "cores_used": self.cores_used, "cores_available": self.cores_available,
-                "problem": self.problem, "mesh_columns": self.mesh_columns, "mesh_assumed": self.mesh_assumed,
-                "layers": {k: {"cores": v.cores, "first_core": v.first_core, "limited_by": v.limited_by}
-                           for k, v in self.layers.items()}}
-
-    def mean_hops(self, source: str, dest: str) -> float:
-        """Mean Manhattan distance on the mesh between the cores of two layers."""
-        a, b = self.layers[source], self.layers[dest]
-        ca = np.array([(c // self.mesh_columns, c % self.mesh_columns) for c in a.core_ids()])
-        cb = np.array([(c // self.mesh_columns, c % self.mesh_columns) for c in b.core_ids()])
-        return float(np.abs(ca[:, None, :] - cb[None, :, :]).sum(axis=2).mean())
+__all__ = ["LayerPlacement", "Placement", "fan_limits", "packets_per_spike", "place"]
 
 
 def place(net: CompiledNetwork, activity: dict[str, LayerActivity], profile: HardwareProfile,
-          max_fan_in: dict[str, int], max_fan_out: dict[str, int]) -> Placement:
-    npc = profile.get("resources.neurons_per_core")
-    mem = profile.get("resources.synapse_memory_bits_per_core")
-    cores = profile.get("resources.cores")
-    chips = profile.get("resources.chips") or 1
+          max_fan_in: dict[str, int] | None = None, max_fan_out: dict[str, int] | None = None) -> Placement:
+    """Place the populations measured in `activity` (docs/energy_mapping.md). `max_fan_in` and `max_fan_out`
+    (`fan_limits`) are accepted for older callers and not used: every neuron's degrees come from `net`."""
+    limits = chip_limits(profile)
     mesh_known = profile.get("resources.mesh_columns") is not None
-    columns = int(profile.get("resources.mesh_columns") or max(1, math.isqrt(int(cores or 1))))
-    if npc is None and mem is None:
+    columns = int(profile.get("resources.mesh_columns") or max(1, math.isqrt(int(limits.cores or 1))))
+    if limits.neurons_per_core is None and limits.memory_bits is None:
         return Placement(profile.name, fits=False, problem="unknown: the profile gives neither "
                          "resources.neurons_per_core nor resources.synapse_memory_bits_per_core", mesh_columns=columns)
-    weight_bits = net.fmt.weight_bits
-    placement = Placement(profile.name, fits=True, mesh_columns=columns, mesh_assumed=not mesh_known)
-    next_core = 0
-    for layer_id, act in activity.items():
-        by_neurons = math.ceil(act.neurons / npc) if npc else 0
-        by_memory = math.ceil(act.synapses * weight_bits / mem) if mem else 0
-        n_cores = max(1, by_neurons, by_memory)
-        limited = "synapse_memory_bits_per_core" if by_memory > by_neurons else "neurons_per_core"
-        placement.layers[layer_id] = LayerPlacement(layer_id, n_cores, next_core, limited)
-        next_core += n_cores
-    placement.cores_used = next_core
-    fan_in_limit = profile.get("resources.max_fan_in")
-    fan_out_limit = profile.get("resources.max_fan_out")
-    problems = []
-    for layer_id, fan_in in max_fan_in.items():
-        if fan_in_limit is not None and fan_in > fan_in_limit:
-            problems.append(f"layer {layer_id}: fan-in {fan_in} exceeds resources.max_fan_in {fan_in_limit:.0f} "
-                            f"(by {fan_in - fan_in_limit:.0f})")
-    for layer_id, fan_out in max_fan_out.items():
-        if layer_id not in activity:     # the input: spikes come from the host
-            continue
-        if fan_out_limit is not None and fan_out > fan_out_limit:
-            problems.append(f"layer {layer_id}: fan-out {fan_out} exceeds resources.max_fan_out {fan_out_limit:.0f} "
-                            f"(by {fan_out - fan_out_limit:.0f})")
-    if cores is not None:
-        placement.cores_available = int(cores * chips)
-        if next_core > placement.cores_available:
-            problems.append(f"needs {next_core} cores, the profile has {placement.cores_available} "
-                            f"({int(cores)} per chip x {int(chips)} chip(s)): {next_core - placement.cores_available} "
-                            "too many")
+    placement = Placement(profile.name, fits=True, mesh_columns=columns, mesh_assumed=not mesh_known,
+                          layers_share_cores=limits.layers_share_cores)
+    problems: list[str] = []
+    pops = split_populations(net, list(activity), limits, problems)
+    core_of = lay_out(pops, limits, net.fmt.weight_bits, placement, problems)
+    placement.splitting = _splitting_notes(pops, placement, limits)
     if problems:
         placement.fits = False
         placement.problem = "; ".join(problems)
+        return placement
+    placement.packets = packets_per_spike(pops, core_of)
     return placement
+
+
+def split_populations(net: CompiledNetwork, layer_ids: list[str], limits: ChipLimits, problems: list[str]
+                      ) -> list[PlacedPopulation]:
+    """Each population's neurons split to fit `max_fan_in` and `max_fan_out` where an exact split exists; what
+    cannot be split (and the input channels) goes to `problems`."""
+    by_id = net.by_id
+    ids = set(layer_ids)
+    network_input = net.layers[0]
+    if limits.input_channels is not None and network_input.size > limits.input_channels:
+        problems.append(f"the input {network_input.id} has {network_input.size} channels, the profile has "
+                        f"{limits.input_channels:.0f} input channels (resources.input_channels): "
+                        f"{network_input.size - limits.input_channels:.0f} too many; splitting cannot help")
+    readout = net.readout.id if limits.output_neurons is not None and net.readout.id in ids else None
+    pops = []
+    for layer_id in layer_ids:
+        layer = by_id[layer_id]
+        links = links_into(by_id, layer)
+        fan_in = sum((in_degree(link) for link in links), np.zeros(layer.size, dtype=np.int64))
+        # with input channels, the synapses from the network input sit in their own input weight matrix
+        from_host = [link for link in links if not any(s.population in ids for s in link.segments)]
+        stored_in = fan_in - sum((in_degree(link) for link in from_host), np.zeros(layer.size, dtype=np.int64)) \
+            if limits.input_channels is not None else fan_in
+        parts, compartments = _input_split(layer_id, fan_in, limits, problems)
+        pops.append(PlacedPopulation(layer, links, fan_in, stored_in, parts, compartments,
+                                     np.ones(layer.size, dtype=np.int64), layer_id == readout))
+    # with output neurons, the readout's synapses sit in their own output weight matrix: no fan-out there
+    counted = [link for pop in pops if not pop.on_output_neurons for link in pop.links]
+    limit = limits.max_fan_out
+    fan_out = fan_out_copies({p.layer.id: p.layer.size for p in pops}, counted,
+                             None if limit is None or limit < 1 else int(limit))
+    for pop in pops:
+        pop.copies = fan_out.copies[pop.layer.id]
+        worst = int(fan_out.plain_fan_out[pop.layer.id].max(initial=0))
+        if limit is not None and limit < 1 and worst > 0:
+            problems.append(f"layer {pop.layer.id}: fan-out {worst} exceeds resources.max_fan_out {limit:.0f}; "
+                            "splitting cannot help")
+        elif pop.layer.id in fan_out.unsettled:
+            over = "exceeds" if worst > limit else "grows past"
+            problems.append(f"layer {pop.layer.id}: fan-out {worst} {over} resources.max_fan_out {limit:.0f} and "
+                            "copying cannot settle it: its targets lie in a recurrent loop where every copy adds "
+                            "fan-out; splitting cannot help")
+    return pops
+
+
+def _input_split(layer_id: str, fan_in: np.ndarray, limits: ChipLimits, problems: list[str]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    ones = np.ones(len(fan_in), dtype=np.int64)
+    limit = limits.max_fan_in
+    worst = int(fan_in.max(initial=0))
+    if limit is None or worst <= limit:
+        return ones, ones
+    if limits.dendritic_join and limit >= 2:
+        return input_compartments(fan_in, int(limit))
+    why = ("a join of at most one input sums nothing" if limits.dendritic_join
+           else "no exact split exists without a dendritic join (resources.dendritic_join)")
+    problems.append(f"layer {layer_id}: fan-in {worst} exceeds resources.max_fan_in {limit:.0f} "
+                    f"(by {worst - limit:.0f}) and {why}")
+    return ones, ones
+
+
+def packets_per_spike(pops: list[PlacedPopulation], core_of: dict[str, np.ndarray]) -> dict[tuple[str, str], float]:
+    """(source, destination) -> mean destination cores reached per spike, over the source neurons with a synapse
+    into the destination. Copies do not change it: a copied neuron's copies share its targets core by core, so
+    each destination core reached still gets one packet per spike."""
+    sizes = {p.layer.id: p.layer.size for p in pops}
+    groups: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for pop in pops:
+        for link in pop.links:
+            senders = [s for s in link.segments if s.population in sizes]
+            if not senders:                  # from the host
+                continue
+            src, core = core_pairs(link, core_of[pop.layer.id])
+            for seg in senders:
+                mine = (src >= seg.offset) & (src < seg.offset + seg.size)
+                groups.setdefault((seg.population, pop.layer.id), []).append((src[mine] - seg.offset, core[mine]))
+    out = {}
+    for (source, dest), pairs in groups.items():
+        mean = mean_distinct_cores(pairs, sizes[source])
+        if mean is not None:
+            out[(source, dest)] = mean
+    return out
+
+
+def _splitting_notes(pops: list[PlacedPopulation], placement: Placement, limits: ChipLimits) -> list[str]:
+    notes = []
+    for pop in pops:
+        lid, layer = pop.layer.id, placement.layers.get(pop.layer.id)
+        cost = ""
+        if layer is not None:
+            cost = (f": {int(pop.units.sum()) - pop.layer.size} more neurons, "
+                    f"{int(pop.stored.sum() - pop.stored_in.sum())} more stored synapses"
+                    + (f", {layer.extra_cores} more core(s)" if layer.extra_cores else ""))
+        copied = int((pop.copies > 1).sum())
+        if copied:
+            notes.append(f"layer {lid}: {copied} neuron(s) copied (up to {int(pop.copies.max())} copies each) for "
+                         f"resources.max_fan_out {limits.max_fan_out:.0f}" + cost)
+        split = int((pop.parts > 1).sum())
+        if split:
+            notes.append(f"layer {lid}: {split} neuron(s) split into up to {int(pop.parts.max())} input compartments "
+                         f"and a dendritic join for fan-in {int(pop.fan_in.max())} (resources.max_fan_in "
+                         f"{limits.max_fan_in:.0f})" + ("" if copied else cost))
+    return notes
 
 
 def fan_limits(net: CompiledNetwork) -> tuple[dict[str, int], dict[str, int]]:

@@ -9,8 +9,12 @@ Every file is written atomically.
 
 Modules, each importing only those before it: `document` (block model, number formatting), `plots`
 (matplotlib figures), `markdown` and `html` (renderers), `builder` (the document being built and shared
-section helpers), `sections_summary`, `sections_network`, `sections_profiles` (the sections), `sections`
-(their order: `build_document`); this module writes the files.
+section helpers), `sections_model` (how each estimate was made: band, fit, validation, static power),
+`sections_summary`, `sections_network`, `sections_profiles` (the sections), `sections` (their order:
+`build_document`); this module writes the files.
+
+Each estimate is shown as its value and uncertainty band ("42.7 uJ [38.1, 47.3]", error bars in the charts),
+with its dynamic and static parts apart; no band is drawn or written where the report has none.
 """
 from __future__ import annotations
 

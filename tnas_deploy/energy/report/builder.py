@@ -125,5 +125,6 @@ class DocumentBuilder:
                     continue
                 missing = (b.get("energy") or {}).get("unknown_profile_numbers") or []
             missing = [k for k in missing if k.startswith(relevant)]
-            why[name] = "unknown: the profile does not give " + ", ".join(missing) if missing else "unknown"
+            why[name] = ("unknown: the profile does not give " + ", ".join(missing) if missing
+                         else str(b.get("note") or "unknown"))
         return why

@@ -15,7 +15,7 @@ from typing import Any, Union
 PLOTS_DIR = "plots"
 #: Display names of the energy components of `energy.model.COMPONENTS`.
 COMPONENT_LABELS = {"synaptic": "synaptic ops", "neuron_active": "neuron updates (active)",
-                    "neuron_idle": "neuron updates (idle)", "routing": "spike routing"}
+                    "neuron_idle": "neuron updates (idle)", "spike_out": "spikes sent", "routing": "spike routing"}
 
 
 # -- number formatting ---------------------------------------------------------------------------------
@@ -47,6 +47,38 @@ def fmt_num(value: Any, digits: int = 3) -> str:
 def fmt_unit(value: float | None, unit: str, scale: float = 1.0) -> str:
     """`value / scale` with its unit, e.g. "1.23 uJ"; "unknown" for None."""
     return "unknown" if value is None else f"{fmt_num(value / scale)} {unit}"
+
+
+def fmt_band(band: Any) -> str:
+    """" [9.1, 15.0]": an uncertainty band [low, high] (already in the value's unit) to follow the value;
+    empty when there is none (or it is not a pair of numbers)."""
+    if not isinstance(band, (list, tuple)) or len(band) != 2 or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) for v in band):
+        return ""
+    return f" [{fmt_num(band[0]).replace(',', '')}, {fmt_num(band[1]).replace(',', '')}]"  # no 1,000 in [a, b]
+
+
+def fmt_banded(value: float | None, unit: str, band: Any, scale: float = 1.0) -> str:
+    """`value / scale` with its unit and its band (already in that unit): "42.7 uJ [38.1, 47.3]"; without
+    thousands separators when there is a band, whose ends a comma separates; the value alone without one."""
+    text = fmt_unit(value, unit, scale)
+    band_text = fmt_band(band) if value is not None else ""
+    return text.replace(",", "") + band_text if band_text else text
+
+
+def band_pair(band: Any) -> tuple[float, float] | None:
+    """The band as (low, high) floats; None when there is none (or it is not a pair of finite numbers)."""
+    if not fmt_band(band):
+        return None
+    low, high = float(band[0]), float(band[1])
+    return (low, high) if math.isfinite(low) and math.isfinite(high) else None
+
+
+def fmt_signed_pct(value: float | None) -> str:
+    """A percentage with its sign, e.g. "+3.21 %" or "-0.540 %"; "unknown" for None."""
+    if value is None:
+        return "unknown"
+    return ("+" if value > 0 else "") + f"{fmt_num(value)} %"
 
 
 def fmt_pct(share: float | None) -> str:

@@ -16,6 +16,7 @@ main { max-width: 1100px; margin: 0 auto; padding: 28px 36px 72px; }
 h1 { font-size: 1.75em; margin: 0 0 .6em; padding-bottom: .3em; border-bottom: 2px solid var(--line); }
 h2 { font-size: 1.35em; margin: 2.2em 0 .6em; padding-bottom: .25em; border-bottom: 1px solid var(--line); }
 h3 { font-size: 1.08em; margin: 1.8em 0 .5em; }
+h4 { font-size: 1em; margin: 1.4em 0 .4em; color: var(--muted); }
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
 ul { padding-left: 1.4em; }

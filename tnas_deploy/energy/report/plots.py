@@ -6,16 +6,17 @@ import io
 import math
 import warnings
 from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .document import COMPONENT_LABELS, energy_unit, fmt_num
+from .document import COMPONENT_LABELS, energy_unit, fmt_band, fmt_num
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 _COMPONENT_COLORS = {"synaptic": "#4c72b0", "neuron_active": "#dd8452", "neuron_idle": "#b8b8b8",
-                     "routing": "#55a868"}
+                     "spike_out": "#8172b3", "routing": "#55a868"}
 _RC = {"svg.hashsalt": "tnas-deploy", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 8.5,
        "axes.titlesize": 9.5, "axes.titleweight": "bold", "axes.spines.top": False, "axes.spines.right": False,
        "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#e4e4e4", "grid.linewidth": 0.6, "axes.axisbelow": True,
@@ -178,42 +179,93 @@ KIND_LEGEND = {"neuromorphic": "neuromorphic chip (SNN)",
                "neuromorphic_dynamic": "neuromorphic chip, dynamic only (static unknown)",
                "baseline": "ANN baseline", "baseline_dram": "ANN baseline, weights from DRAM",
                "baseline_dynamic": "ANN baseline, dynamic only (static unknown)"}
+_STATIC_TINT = 0.6        # a bar's static part: its kind's colour this far towards white
+_STATIC_SWATCH = "#59636e"
+_STATIC_LEGEND = "static part (lighter shade at the bar's end)"
+_BAND_COLOR = "#1f2328"
 
 
-def plot_hbar(pl: Plotter, entries: list[tuple[str, float, str]], title: str, xlabel: str,
-              colors: dict[str, str], legend: dict[str, str], log: bool) -> Figure:
-    """Horizontal bars of (label, value, kind) entries, coloured by kind, with a legend when kinds differ."""
-    labels = [e[0] for e in entries][::-1]
-    kinds = {e[2] for e in entries}
-    legend_in = 0.7 + _CHAR_IN * max(len(legend[k]) for k in kinds) if len(kinds) > 1 else 0.2
-    left_in = 0.25 + _CHAR_IN * max(len(s) for s in labels)
-    fig = pl.figure(max(6.8, left_in + legend_in + 4.2), max(1.7, 0.36 * len(entries) + 1.05))
+@dataclass
+class HBar:
+    """One bar of a comparison chart: `value` (the total), its `kind` (colour and legend entry), the `static`
+    part drawn lighter at the bar's end when it is known, and the uncertainty `band` (low, high) drawn as an
+    error bar when there is one."""
+    label: str
+    value: float
+    kind: str
+    static: float | None = None
+    band: tuple[float, float] | None = None
+
+
+def _tint(color: str, amount: float) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+    return tuple(c + (1.0 - c) * amount for c in to_rgb(color))  # type: ignore[return-value]
+
+
+def _bar_text(bar: HBar) -> str:
+    return fmt_num(bar.value).replace(",", "") + fmt_band(bar.band) if bar.band else fmt_num(bar.value)
+
+
+def plot_hbar(pl: Plotter, bars: list[HBar], title: str, xlabel: str, colors: dict[str, str],
+              legend: dict[str, str], log: bool) -> Figure:
+    """Horizontal bars coloured by kind, the known static part of each stacked lighter after its dynamic part,
+    asymmetric error bars over the uncertainty bands, each bar labelled with its value and band, and a legend
+    when more than one kind of bar is drawn."""
+    bars = bars[::-1]                                         # the first entry on top
+    kinds = [k for k in colors if any(b.kind == k for b in bars)]
+    stacked = any(b.static is not None for b in bars)
+    names = [legend[k] for k in kinds] + ([_STATIC_LEGEND] if stacked else [])
+    legend_in = 0.7 + _CHAR_IN * max(len(n) for n in names) if len(names) > 1 else 0.2
+    left_in = 0.25 + _CHAR_IN * max(len(b.label) for b in bars)
+    label_in = 0.15 + 0.9 * _CHAR_IN * max(len(_bar_text(b)) for b in bars)   # value labels are smaller
+    width = max(6.8, left_in + legend_in + label_in + 3.4)
+    fig = pl.figure(width, max(1.7, 0.36 * len(bars) + 1.05))
     _margins(fig, left_in, legend_in, 0.5, 0.35)
     ax = fig.add_subplot()
-    vals = [e[1] for e in entries][::-1]
-    kinds_in_order = [e[2] for e in entries][::-1]
-    bars = ax.barh(labels, vals, color=[colors[k] for k in kinds_in_order], height=0.6,
-                   hatch=[_KIND_HATCH.get(k) for k in kinds_in_order], edgecolor="white", linewidth=0)
-    ax.bar_label(bars, labels=[fmt_num(v) for v in vals], padding=3, fontsize=7.5)
+    y = list(range(len(bars)))
+    dynamic = [b.value - (b.static or 0.0) for b in bars]
+    ax.barh(y, dynamic, color=[colors[b.kind] for b in bars], height=0.6,
+            hatch=[_KIND_HATCH.get(b.kind) for b in bars], edgecolor="white", linewidth=0)
+    parts = [(i, b) for i, b in enumerate(bars) if b.static]
+    if parts:
+        ax.barh([i for i, _ in parts], [b.static for _, b in parts], left=[dynamic[i] for i, _ in parts],
+                color=[_tint(colors[b.kind], _STATIC_TINT) for _, b in parts], height=0.6, edgecolor="white",
+                linewidth=0)
+    banded = [(i, b) for i, b in enumerate(bars) if b.band]
+    if banded:      # asymmetric: value - low to the left, high - value to the right (never negative)
+        ax.errorbar([b.value for _, b in banded], [i for i, _ in banded], fmt="none", ecolor=_BAND_COLOR,
+                    elinewidth=1.0, capsize=3, capthick=1.0,
+                    xerr=[[max(0.0, b.value - b.band[0]) for _, b in banded],
+                          [max(0.0, b.band[1] - b.value) for _, b in banded]])
+    ends = [max(b.value, b.band[1]) if b.band else b.value for b in bars]
+    for i, (b, end) in enumerate(zip(bars, ends)):
+        ax.annotate(_bar_text(b), (end, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7.5)
+    ax.set_yticks(y, labels=[b.label for b in bars])
+    room = label_in / max(0.5, width - left_in - legend_in - label_in)   # label room, as a share of the data span
     if log:
         from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
         ax.set_xscale("log")
-        lo, hi = min(vals), max(vals)
-        ax.set_xlim(lo / 3, hi * 8)
+        lows = [v for b, d in zip(bars, dynamic) for v in (b.value, d, b.band[0] if b.band else b.value) if v > 0]
+        lo, hi = min(lows) / 3, max(ends) * 1.5
+        ax.set_xlim(lo, hi * (hi / lo) ** room)
         ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
         ax.xaxis.set_minor_locator(NullLocator())          # minor log ticks cost time and add nothing here
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))     # 0.1, 1, 10 (no mathtext)
-    else:
-        ax.set_xlim(0, max(vals) * 1.25 if max(vals) > 0 else 1)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("e+0", "e").replace("e+", "e")))
+    else:                                                                     # 0.1, 1, 10, 1e6 (no mathtext)
+        hi = max(ends) * 1.05 if max(ends) > 0 else 1.0
+        ax.set_xlim(0, hi * (1 + room))
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
-    if len(kinds) > 1:
+    if len(names) > 1:
         from matplotlib.patches import Patch
-        ax.legend(handles=[Patch(facecolor=colors[k], hatch=_KIND_HATCH.get(k), edgecolor="white", label=legend[k])
-                           for k in legend if k in kinds],
-                  loc="center left", bbox_to_anchor=(1.01, 0.5))
+        handles = [Patch(facecolor=colors[k], hatch=_KIND_HATCH.get(k), edgecolor="white", label=legend[k])
+                   for k in kinds]
+        if stacked:
+            handles.append(Patch(facecolor=_tint(_STATIC_SWATCH, _STATIC_TINT), edgecolor="white",
+                                 label=_STATIC_LEGEND))
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from .builder import (PROFILE_DEFAULTS, DocumentBuilder, code_list, missing_keys, ordered_keys, placement_status,
                       share_suffix)
-from .document import (COMPONENT_LABELS, Inline, Run, energy_unit, fmt_energy, fmt_num, fmt_unit, short_sha,
-                       slug)
+from .document import (COMPONENT_LABELS, Inline, Run, energy_unit, fmt_banded, fmt_energy, fmt_num, fmt_unit,
+                       short_sha, slug)
 from .plots import plot_energy_layers
+from .sections_model import add_how_made, static_text
 
 
 def add_chip_sections(doc: DocumentBuilder) -> None:
@@ -31,6 +32,8 @@ def add_chip_sections(doc: DocumentBuilder) -> None:
             doc.para([("", "The network "), ("bad", "does not fit"), ("", f" on {name}: {reason}.")])
         else:
             doc.para(f"Placement unknown: {reason}.")
+            if str(b.get("note") or "").startswith("energy"):     # why no energy, even with a placement
+                doc.para(_sentence(b["note"]))
         players = placement.get("layers") or {}
         if players:
             doc.table(["Layer", "Cores", "First core", "Limited by"],
@@ -42,20 +45,29 @@ def add_chip_sections(doc: DocumentBuilder) -> None:
             why = "the network does not fit" if status == "no" else "the placement is unknown"
             doc.para(f"Energy and latency not estimated: {why}; no energy chart for {name}.")
         else:
-            _add_chip_energy(doc, name, e)
+            if b.get("note") and e.get("total_pj") is None:
+                doc.para(_sentence(b["note"]))
+            _add_chip_energy(doc, name, e, placement)
+            add_how_made(doc, name, b)
         if not _add_unknown_numbers(doc, b, (e or {}).get("unknown_profile_numbers") or []):
             doc.para("The profile gives every number of [resources], [energy] and [time].", note=True)
 
 
-def _add_chip_energy(doc: DocumentBuilder, name: str, e: dict[str, Any]) -> None:
+def _sentence(note: Any) -> str:
+    """A profile's note as a sentence: capital first letter, full stop."""
+    text = str(note)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _add_chip_energy(doc: DocumentBuilder, name: str, e: dict[str, Any], placement: dict[str, Any]) -> None:
     total = e.get("total_pj")
     busiest = e.get("busiest_layer_steps") or {}
     items: list[Inline] = [
-        [("b", "Energy per inference: "), ("", fmt_unit(total, "uJ", 1e6))],
+        [("b", "Energy per inference: "), ("", fmt_banded(total, "uJ", e.get("band_uj"), 1e6))],
         [("b", "Dynamic: "), ("", fmt_unit(e.get("dynamic_pj"), "uJ", 1e6) + share_suffix(e.get("dynamic_pj"), total))],
         [("b", "Static: "), ("", fmt_unit(e.get("static_pj"), "uJ", 1e6) + share_suffix(e.get("static_pj"), total)
-                             + " (static power x latency)")],
-        [("b", "Latency: "), ("", fmt_unit(e.get("latency_ns"), "ms", 1e6))],
+                             + f"; {static_text(e, placement) or 'static power x latency'}")],
+        [("b", "Latency: "), ("", fmt_banded(e.get("latency_ns"), "ms", e.get("latency_band_ms"), 1e6))],
     ]
     if busiest:
         runs: list[Run] = [("b", "Busiest layer "), ("", "(time steps in which it set the pace): ")]
@@ -89,7 +101,8 @@ def _add_chip_energy(doc: DocumentBuilder, name: str, e: dict[str, Any]) -> None
     if unknown:
         caption += f" Not drawn (unknown): {', '.join(COMPONENT_LABELS.get(c, c) for c in unknown)}."
     if e.get("static_pj") is not None:
-        caption += f" Static energy ({fmt_energy(e['static_pj'])}) is chip-wide and not drawn per layer."
+        charged = {"per-core": "charged for the cores used"}.get(e.get("static_mode"), "chip-wide")
+        caption += f" Static energy ({fmt_energy(e['static_pj'])}) is {charged} and not drawn per layer."
     doc.figure(f"energy_layers_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}", fig,
                f"Energy per layer on {name} (per inference)", caption)
 
