@@ -7,7 +7,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BUILD := build
 
-.PHONY: demo test setup bench fuzz clean
+.PHONY: demo test setup bench fuzz netx-examples clean
 setup: $(STAMP)
 
 # Re-install only when the declared dependencies change.
@@ -35,6 +35,10 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	@$(PY) benchmarks/compile_speed.py
+
+# lava-dl's own example netx networks (tiny, mnist, PilotNet) spike for spike against lava-dl's netx, with times.
+netx-examples: $(STAMP)
+	@$(PY) benchmarks/netx_examples.py --samples $${SAMPLES:-5}
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

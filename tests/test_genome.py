@@ -262,9 +262,9 @@ def test_wrong_format(tmp_path):
 
 def test_unsupported_version(tmp_path):
     obj = cnn_genome()
-    obj["version"] = 3
+    obj["version"] = 4
     msg = genome_error(tmp_path, obj)
-    assert "version" in msg and "3" in msg and "[1, 2]" in msg
+    assert "version" in msg and "4" in msg and "[1, 2, 3]" in msg
 
 
 def test_unknown_node_type(tmp_path):

@@ -248,8 +248,9 @@ def _ttfs_stepwise(net, x):
             v = u + (expand_per_channel(layer.v_init, layer.shape).reshape(-1) if isinstance(layer, TtfsLayer) else 0)
             peak_u = peak_v = 0
             for k in range(K):
-                a_in = sum(weight_to_state(np.rint(p.apply((local[p.source] == k).astype(np.float64))), layer.shift)
-                           .reshape(n, -1) for p in layer.projections)
+                a_in = sum(weight_to_state(np.rint(p.apply((local[p.source] == k).astype(np.float64))),
+                                           p.neuron_shifts(layer.shift, layer.shape)).reshape(n, -1)
+                           for p in layer.projections)      # per channel with precision groups
                 u, v, pu, pv = ttfs_integrate_step(u, v, a_in, bits)
                 peak_u, peak_v = max(peak_u, pu), max(peak_v, pv)
             if isinstance(layer, ReadoutLayer):

@@ -33,12 +33,12 @@ from tnas_deploy.verify import compare, result_dict
 
 
 def _compile(nodes: list[dict], input_shape: tuple[int, ...], x: np.ndarray, steps: int, gain: float = 3.0,
-             seed: int = 0) -> CompiledNetwork:
-    """A version-2 rate genome with random weights (conv and dense weights times `gain`, for activity),
-    compiled end to end with `x` as calibration data."""
+             seed: int = 0, version: int = 2) -> CompiledNetwork:
+    """A rate genome (version 2 unless said) with random weights (conv and dense weights times `gain`, for
+    activity), compiled end to end with `x` as calibration data."""
     values = "counts" if x.shape[1:] == (steps, *input_shape) else "intensity"    # event counts per bin, or images
     genome = genome_from_json({
-        "format": "tnas-genome", "version": 2, "name": "rate-test",
+        "format": "tnas-genome", "version": version, "name": "rate-test",
         "coding": {"scheme": "rate", "steps": steps, "input": values},
         "task": {"input_shape": list(input_shape), "classes": ["a", "b", "c"]}, "nodes": nodes})
     weights = random_weights(genome, seed)
@@ -92,6 +92,37 @@ def test_dense_if_zero_and_lif_subtract_membrane_readout() -> None:
     assert [(la.dv, la.reset) for la in net.layers if isinstance(la, CubaLayer)] == [(0, "zero"), (2048, "subtract")]
     ref, _ = _assert_bit_exact(net, X_STATIC)
     assert len(np.unique(ref.readout, axis=0)) > 1          # the samples differ
+
+
+def test_leaky_membrane_readout() -> None:
+    """A leaky readout (genome version 3, tau = 3 steps: dv = round(4096 / 3) = 1365) decays on Lava exactly as in
+    the reference; a network that differs only in the leak gives other logits (the leak really acts)."""
+    nodes = [{"id": "x", "type": "input"},
+             {"id": "h1", "type": "dense", "inputs": ["x"], "units": 8,
+              "neuron": {"model": "lif", "tau": 2.0, "threshold": 0.5, "reset": "zero"}},
+             {"id": "o", "type": "dense", "inputs": ["h1"], "units": 3, "bias": True},
+             {"id": "out", "type": "readout", "inputs": ["o"], "tau": 3}]
+    net = _compile(nodes, (6,), X_STATIC, steps=6, version=3)
+    assert (net.readout.tau, net.readout.dv) == (3.0, 1365)
+    ref, _ = _assert_bit_exact(net, X_STATIC)
+    plain = _compile(nodes[:-1] + [{"id": "out", "type": "readout", "inputs": ["o"]}], (6,), X_STATIC, steps=6,
+                     version=3)
+    assert plain.readout.dv == 0 and not np.array_equal(simulate(plain, X_STATIC).readout, ref.readout)
+
+
+def test_backward_edge_read_in_the_same_step() -> None:
+    """A loop through one population read in the same step (genome version 3, same_step): the synapses from the
+    population back to itself arrive one step later, like a forward hop, through Lava's own Dense."""
+    nodes = [{"id": "x", "type": "input"},
+             {"id": "h", "type": "dense", "inputs": ["x", {"node": "r", "recurrent": True, "same_step": True}],
+              "units": 6, "neuron": {"model": "lif", "tau": 2.0, "threshold": 0.5}},
+             {"id": "r", "type": "dense", "inputs": ["h"], "units": 6},
+             {"id": "o", "type": "dense", "inputs": ["h"], "units": 3},
+             {"id": "out", "type": "readout", "inputs": ["o"]}]
+    net = _compile(nodes, (6,), X_STATIC, steps=6, version=3)
+    assert [(p.source, p.delay) for p in net.by_id["h"].projections] == [("x", 1), ("h", 1)]
+    assert net.run_steps == 6 + 2
+    _assert_bit_exact(net, X_STATIC)
 
 
 def test_dense_lif_zero_and_if_subtract_spike_count_readout() -> None:

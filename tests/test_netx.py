@@ -1,10 +1,11 @@
 """lava-dl netx export and import: exported files run bit-exact in Lava (netx 0.6.0, fixed_pt), the weight
-pipeline mirror agrees with netx and Lava, netx -> genome -> netx is the identity on our files, lava-dl's own
-example files import and compile, and what netx cannot express is refused with the reason."""
+pipeline mirror agrees with netx and Lava, netx -> genome -> netx is the identity on our files, and what netx
+cannot express is refused with the reason. lava-dl's own example files: tests/test_netx_examples.py."""
 from __future__ import annotations
 
 import json
-import sysconfig
+import re
+import tempfile
 from pathlib import Path
 
 import h5py
@@ -13,20 +14,18 @@ import pytest
 
 from tnas_deploy.artifact import save_artifact
 from tnas_deploy.cli import main
-from tnas_deploy.compilation import CompileInputs
 from tnas_deploy.compiler import compile_network, load_inputs
-from tnas_deploy.genome import genome_from_json, load_genome
-from tnas_deploy.schemes.rate.netx import compile_for_netx, dense_effect, export_netx, netx_blocks
+from tnas_deploy.errors import OverflowReport
+from tnas_deploy.genome import load_genome
+from tnas_deploy.schemes.rate.netx import compile_for_netx, dense_effect, export_netx
 from tnas_deploy.schemes.rate.netx_run import run_netx
-from tnas_deploy.interop.netx_import import import_netx
-from tnas_deploy.profiles import load_profile
 from tnas_deploy.schemes.rate.layers import CubaLayer
 from tnas_deploy.schemes.rate.refsim import input_payload
 from tnas_deploy.runner import simulate
 from tnas_deploy.summary import summarize
-from tnas_deploy.weights import check_weights, expected_shapes, save_weights
+from tnas_deploy.weights import expected_shapes, save_weights
 
-LAVA_DL_EXAMPLES = Path(sysconfig.get_paths()["purelib"]) / "tests" / "lava" / "lib" / "dl" / "netx"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _genome(name: str, shape: list[int], steps: int, nodes: list[dict], classes: int) -> dict:
@@ -127,8 +126,9 @@ def test_weight_pipeline_mirror_agrees_with_netx_and_lava(netx_lava) -> None:
 
 
 def test_netx_import_export_round_trip_is_the_identity(tmp_path) -> None:
-    """export genome -> import -> export: the same file; the imported genome compiles for Loihi 2 and behaves as
-    the exported network."""
+    """export genome -> import -> export: the same file; the imported genome behaves as the exported network; its
+    chip integers (9-bit weights, some odd) do not fit Loihi 2's 8-bit mantissas, which the exact compile refuses
+    naming the layer, and without chip_integers the genome is quantized for Loihi 2 anew."""
     genome_path = _write(tmp_path, "cnn")
     assert main(["export", str(genome_path), "--format", "netx", "-o", str(tmp_path / "a.net"),
                  "--artifact", str(tmp_path / "a.tdart")]) == 0
@@ -155,25 +155,18 @@ def test_netx_import_export_round_trip_is_the_identity(tmp_path) -> None:
     for pid in r1.spike_times:
         np.testing.assert_array_equal(r1.spike_times[pid], r2.spike_times[pid])
     np.testing.assert_array_equal(r1.readout, r2.readout)
-    compile_network(load_inputs(tmp_path / "imp" / "g.json", None, "loihi2", None))     # compiles for Loihi 2 too
-
-
-@pytest.mark.skipif(not LAVA_DL_EXAMPLES.is_dir(), reason="lava-dl's example netx files are not installed")
-@pytest.mark.parametrize("name", ["tiny.net", "mnist.net"])
-def test_lava_dl_example_files_import_and_compile(tmp_path, name) -> None:
-    imported = import_netx(LAVA_DL_EXAMPLES / name)
-    genome = genome_from_json(imported.genome)
-    weights = check_weights(genome, imported.weights, name)
-    save_weights(weights, tmp_path / "w.h5")
-    inputs = CompileInputs(genome, weights, tmp_path / "w.h5", load_profile("loihi2"), None)
-    net = compile_network(inputs)
-    populations = [la.id for la in net.layers if isinstance(la, CubaLayer)]
-    assert populations == (["input_neurons", "conv1", "conv2"] if name == "tiny.net" else
-                           ["input_neurons", "dense1", "dense2"])
-    netx_blocks(compile_for_netx(inputs))        # and it can be written back as netx
-    # SLAYER's input layer is a layer of neurons driven by the input: a neuron node on the input
-    assert genome.nodes[1].type_tag == "neuron"
-    assert any("transform is ignored" in n for n in imported.notes)
+    assert again.options["chip_integers"] and "chip_integers" not in original.options
+    top = max(int(np.abs(np.asarray(p.weight)).max()) for la in again.layers if isinstance(la, CubaLayer)
+              for p in la.projections if p.kind != "sparse")
+    assert top > 127                                  # the exporter's weights use 9 bits
+    with pytest.raises(OverflowReport) as err:
+        compile_network(load_inputs(tmp_path / "imp" / "g.json", None, "loihi2", None))
+    assert re.fullmatch(r"layer \w+: weight", err.value.field) and "8-bit mantissas" in err.value.message
+    assert "remove chip_integers from the genome" in err.value.message
+    obj = json.loads((tmp_path / "imp" / "g.json").read_text())
+    del obj["chip_integers"]
+    (tmp_path / "imp" / "g.json").write_text(json.dumps(obj))
+    compile_network(load_inputs(tmp_path / "imp" / "g.json", None, "loihi2", None))     # quantized anew
 
 
 def test_loihi2_artifact_that_netx_cannot_store_is_refused(tmp_path, capsys) -> None:
@@ -242,8 +235,7 @@ CUBA = {"type": np.bytes_("CUBA"), "iDecay": 4096, "vDecay": 512, "vThMant": 100
     ({"type": np.array([b"dense_rec"]), "shape": [3], "weight": np.ones((3, 4)), "weight_rec": np.ones((3, 3)),
       "neuron": CUBA}, "layer/1/type", "after one step"),
     ({"type": np.array([b"pool"]), "shape": [3]}, "layer/1/type", "NotImplementedError"),
-    ({"type": np.array([b"dense"]), "shape": [3], "weight": np.ones((3, 4)), "delay": np.ones(3),
-      "neuron": CUBA}, "layer/1/delay", "axonal delays"),
+    ({"type": np.array([b"dense_comp"]), "shape": [3], "neuron": CUBA}, "layer/1/type", "complex-valued"),
     ({"type": np.array([b"dense"]), "shape": [3], "weight": np.ones((3, 4)),
       "neuron": {**CUBA, "type": np.bytes_("SDNN")}}, "layer/1/neuron/type", "sigma-delta"),
     ({"type": np.array([b"lstm"]), "shape": [3]}, "layer/1/type", "unknown layer type"),
@@ -260,3 +252,48 @@ def test_import_of_a_file_that_is_not_a_network(tmp_path, capsys) -> None:
     (tmp_path / "x.net").write_bytes(b"hello")
     assert main(["import", str(tmp_path / "x.net"), "-o", str(tmp_path / "g.json")]) == 2
     assert "x.net: neither a lava-dl netx file" in capsys.readouterr().err
+
+
+def test_verify_backend_netx_runs_our_own_export_of_an_artifact(tmp_path, capsys, netx_lava) -> None:
+    """An artifact with no netx file behind it (compiled for netx from a genome): verify exports it to a private
+    temporary file and runs that in netx; a TTFS artifact is refused (netx cannot express it)."""
+    net = compile_for_netx(load_inputs(_write(tmp_path, "cnn"), None, "loihi2", None))
+    save_artifact(net, tmp_path / "cnn.tdart", summarize(net))
+    np.savez(tmp_path / "x.npz", x=np.random.default_rng(5).uniform(0, 1, (2, 2, 6, 6)))
+    assert main(["verify", str(tmp_path / "cnn.tdart"), "--backend", "netx", "--input", str(tmp_path / "x.npz"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "running tnas-deploy's netx export of the artifact" in out and "bit-exact: 2/2 samples" in out
+    assert not list(Path(tempfile.gettempdir()).glob("tnas-netx-*"))
+    ttfs = tmp_path / "ttfs.tdart"
+    assert main(["compile", str(ROOT / "models/digits_ttfs.json"), "-o", str(ttfs)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(ttfs), "--backend", "netx", "--input", str(ROOT / "models/digits_test.npz"),
+                 "--samples", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{ttfs}: --backend: netx cannot express a TTFS network" in err and len(err.strip().splitlines()) == 1
+
+
+def test_import_records_the_files_integers_or_says_why_not(tmp_path, capsys) -> None:
+    """An imported file's genome carries chip_integers (version 3) and its provenance the file; iDecay 0 (a current
+    that never decays) compiles to du = 0 exactly. A last layer without neuron but with a bias (netx adds it once,
+    the genome's readout at every step) cannot be held exactly: no chip_integers, and a note says why."""
+    dense = {"type": np.array([b"dense"]), "shape": [3],
+             "weight": np.array([[1, -2, 3, 0], [2, 2, -1, 1], [0, 1, 1, 5]]),
+             "neuron": {**CUBA, "iDecay": 0}}
+    last = {"type": np.array([b"dense"]), "shape": [2], "weight": np.array([[1, -1, 2], [3, 0, -2]])}
+    path = _netx_file(tmp_path / "ok.net", [{"type": np.array([b"input"]), "shape": [4]}, dense, last])
+    assert main(["import", str(path), "-o", str(tmp_path / "ok" / "g.json")]) == 0
+    genome = load_genome(tmp_path / "ok" / "g.json")
+    assert genome.version == 3 and genome.chip_integers["state_scales"] == {"dense1": 64.0, "out": 64.0}
+    assert genome.provenance["imported_path"] == str(path) and len(genome.provenance["imported_sha256"]) == 64
+    net = compile_network(load_inputs(tmp_path / "ok" / "g.json", None, "loihi2", None))
+    assert (net.by_id["dense1"].du, net.by_id["dense1"].dv, net.by_id["dense1"].threshold) == (0, 512, 100 << 6)
+    capsys.readouterr()
+    path = _netx_file(tmp_path / "biased.net", [{"type": np.array([b"input"]), "shape": [4]}, dense,
+                                                 {**last, "bias": np.array([5.0, -3.0])}])
+    assert main(["import", str(path), "-o", str(tmp_path / "b" / "g.json")]) == 0
+    out = capsys.readouterr().out
+    assert "note: not imported as chip integers (layer/2/bias: the bias netx adds once is spread over" in out
+    genome = load_genome(tmp_path / "b" / "g.json")
+    assert genome.chip_integers is None and genome.version == 2

@@ -59,7 +59,9 @@ def literal_simulation(net, x_sample: np.ndarray) -> tuple[dict[str, list[int]],
             per = n // layer.channels
             u = [0] * n
             v = [int(layer.v_init[i // per]) if isinstance(layer, TtfsLayer) else 0 for i in range(n)]
-            mats = [(p.source, _dense_matrix(p, by_id[p.source].shape, layer.shape), layer.shift)
+            # each output neuron's synapses shift by its channel's exponent (precision groups) or the layer's
+            mats = [(p.source, _dense_matrix(p, by_id[p.source].shape, layer.shape),
+                     np.broadcast_to(p.neuron_shifts(layer.shift, layer.shape, flat=True), (n,)).tolist())
                     for p in layer.projections]
             for k in range(K):
                 for i in range(n):
@@ -67,7 +69,7 @@ def literal_simulation(net, x_sample: np.ndarray) -> tuple[dict[str, list[int]],
                     for src, m, shift in mats:
                         for j, s in enumerate(spike_step[src]):
                             if s == k:
-                                a += m[i][j] << shift
+                                a += m[i][j] << shift[i]
                     u[i] = sat(u[i] + a)
                     v[i] = sat(v[i] + u[i])
             if isinstance(layer, ReadoutLayer):

@@ -41,7 +41,12 @@ from .schemes import SCHEMES  # noqa: F401 - importing the schemes registers the
 
 FORMAT = "tnas-artifact"
 #: 2: a checksum table covers every attribute, metadata entry and tensor (version 1 had none).
-FORMAT_VERSION = 2
+#: 3: projections may have precision groups (`channel_shift`: output channels with their own weight exponents,
+#: docs/fixed_point.md section 11), which a reader of version 2 would ignore and compute other integers with. A
+#: network without them is still written as version 2 (`format_version`): the same bytes as before, and older
+#: tnas-deploy read it.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 #: The dataset holding the checksum table, and the root attribute holding the table's own sha256.
 CHECKSUMS = "checksums"
 CHECKSUMS_ATTR = "checksums_sha256"
@@ -112,7 +117,7 @@ def save_artifact(net: CompiledNetwork, path: str | Path, summary: dict[str, Any
     def fill(f: h5py.File) -> None:
         text = h5py.string_dtype("utf-8")
         f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["format_version"] = format_version(net)
         f.attrs["tool_version"] = net.tool_version
         f.attrs["name"] = net.name
         f.attrs[CHECKSUMS_ATTR] = _sha256(table.encode("utf-8"))
@@ -130,6 +135,15 @@ def save_artifact(net: CompiledNetwork, path: str | Path, summary: dict[str, Any
     if image.startswith(bytes(HEADER_SIZE)):   # libhdf5 returns the image without the user block; should one
         image = image[HEADER_SIZE:]            # version include it (zeros), it is replaced by the header
     write_bytes_atomic(path, file_header(_sha256(image)) + image)
+
+
+def format_version(net: CompiledNetwork) -> int:
+    """The lowest format version that holds everything in `net`: 3 with precision groups or axonal delays (a
+    version-2 reader would run them without), else 2."""
+    projections = [p for layer in net.layers for p in layer.incoming()]
+    grouped = any(p.channel_shift is not None for p in projections)
+    delayed = any(getattr(p, "axonal", False) for p in projections)      # rate projections with delays
+    return 3 if grouped or delayed else 2
 
 
 def checksum_table(attrs: dict[str, str], texts: dict[str, str],
@@ -279,10 +293,12 @@ class _Reader:
             version = int(self.f.attrs.get("format_version", -1))
         if version == 1:
             raise DeployError(f"artifact format version 1 carries no checksums; this tnas-deploy reads "
-                              f"{FORMAT_VERSION} (recompile the genome)", self.path, "format_version")
-        if version != FORMAT_VERSION:
-            raise DeployError(f"artifact format version {version}; this tnas-deploy reads {FORMAT_VERSION} "
-                              "(recompile the genome)", self.path, "format_version")
+                              f"{' and '.join(map(str, READABLE_VERSIONS))} (recompile the genome)", self.path,
+                              "format_version")
+        if version not in READABLE_VERSIONS:
+            raise DeployError(f"artifact format version {version}; this tnas-deploy reads "
+                              f"{' and '.join(map(str, READABLE_VERSIONS))} (recompile the genome)", self.path,
+                              "format_version")
 
     def node(self, part: str, what: str) -> h5py.Dataset:
         """The dataset at `part` ("meta/genome"); a missing group or dataset, or a group in its place, is damage."""
@@ -428,4 +444,4 @@ def _layer_from_json(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Lay
 
 
 __all__ = ["ArtifactDamaged", "save_artifact", "load_artifact", "checksum_table", "array_sha256", "FORMAT",
-           "FORMAT_VERSION", "__version__"]
+           "FORMAT_VERSION", "READABLE_VERSIONS", "format_version", "__version__"]

@@ -116,7 +116,7 @@ def network_identity(inputs: CompileInputs) -> dict[str, Any]:
     """What a compiled network records about where it came from: names, task, genome, profile, input hashes."""
     genome = inputs.genome
     return dict(
-        name=genome.name, input_shape=genome.task.input_shape, classes=genome.task.classes,
+        name=genome.name, input_shape=genome.task.input_shape, classes=genome.task.names,
         genome=genome.to_json(), provenance=genome.provenance, tool_version=__version__,
         profile={"name": inputs.profile.name, "chip": inputs.profile.chip, "sha256": inputs.profile.sha256,
                  "contents": inputs.profile.raw},

@@ -20,6 +20,7 @@ A spike at step k of a window encodes the integer value q = K - k (earlier = lar
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -77,9 +78,13 @@ def saturate(x: np.ndarray, bits: int) -> np.ndarray:
     return np.clip(x, -lim, lim)
 
 
-def weight_to_state(mantissa: np.ndarray, shift: int) -> np.ndarray:
-    """A weight mantissa's contribution to the state: mantissa << (exponent + input_shift)."""
-    return np.asarray(mantissa, dtype=INT) << INT(shift)
+def weight_to_state(mantissa: np.ndarray, shift: int | np.ndarray) -> np.ndarray:
+    """A weight mantissa's contribution to the state: mantissa << (exponent + input_shift).
+
+    `shift` may be an array that broadcasts against `mantissa`: precision groups give each output channel of a
+    projection its own exponent (docs/fixed_point.md section 11), and a sum over one channel's synapses shifts
+    like each of its terms, so the synaptic sum of a neuron is shifted by its channel's shift."""
+    return np.asarray(mantissa, dtype=INT) << np.asarray(shift, dtype=INT)
 
 
 def bias_representable(value: int, fmt: NumericFormat) -> bool:
@@ -232,10 +237,20 @@ def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, bias: np.ndarray, 
     return u_new, v_new, spikes, _peak(u_raw), _peak(v_raw)
 
 
-def accumulate_step(v: np.ndarray, a_in: np.ndarray, bias: np.ndarray, state_bits: int) -> tuple[np.ndarray, int]:
-    """The rate readout's membrane: a non-leaking accumulator of its input plus bias, saturated."""
-    raw = v + a_in + bias
+def accumulate_step(v: np.ndarray, a_in: np.ndarray, bias: np.ndarray, state_bits: int, dv: int = 0
+                    ) -> tuple[np.ndarray, int]:
+    """The rate readout's membrane: an accumulator of its input plus bias, saturated; with dv > 0 it first decays
+    by Loihi's rule (`decay`), the leaky readout of genome version 3 (dv = `readout_decay(tau)`)."""
+    raw = (v if dv == 0 else decay(v, dv)) + a_in + bias
     return saturate(raw, state_bits), _peak(raw)
+
+
+def readout_decay(tau: float | None) -> int:
+    """The 12-bit voltage decay of a leaky readout of time constant tau steps: round(4096 / tau), halves up;
+    0 (no leak) without tau. tau = 1 gives 4096: the readout holds only the current step's input."""
+    if tau is None:
+        return 0
+    return min(DECAY_UNITY, int(math.floor(DECAY_UNITY / tau + 0.5)))
 
 
 def encode_rate_input(x: np.ndarray) -> np.ndarray:

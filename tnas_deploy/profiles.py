@@ -55,6 +55,9 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
                  "static_power_mw", "macs_per_ns"),
 }
 KINDS = ("neuromorphic", "baseline")
+#: Keys a table may also hold that only the compile reads (limits, not energy or placement numbers: reports do
+#: not list them as unknown). `resources.max_synaptic_delay`: steps a synapse can hold a spike (docs/genome.md 12.1).
+COMPILE_KEYS: dict[str, tuple[str, ...]] = {"resources": ("max_synaptic_delay",)}
 
 
 @dataclass(frozen=True)
@@ -156,8 +159,9 @@ def load_profile(name_or_path: str) -> HardwareProfile:
         if not isinstance(entries, dict):
             raise DeployError("expected a table", path, table)
         for key, entry in entries.items():
-            if key not in keys:
-                raise DeployError(f"unknown key {key!r}; expected one of {list(keys)} (docs/profiles.md)",
+            if key not in keys + COMPILE_KEYS.get(table, ()):
+                raise DeployError(f"unknown key {key!r}; expected one of {list(keys + COMPILE_KEYS.get(table, ()))} "
+                                  "(docs/profiles.md)",
                                   path, f"{table}.{key}")
             quantities[f"{table}.{key}"] = sourced_number(entry, path, f"{table}.{key}")
     calibration = _calibration_path(raw.get("calibration"), path)

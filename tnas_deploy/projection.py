@@ -26,6 +26,10 @@ class Projection:
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     delay_windows: int = 0
+    #: Precision groups (docs/fixed_point.md section 11): per output channel, the total shift of its mantissas into
+    #: the state, when the channels do not all share the one shift of the layer (or, in rate coding, of the
+    #: projection); None when they do. Channels with the same shift form a group: one synapse block on the chip.
+    channel_shift: np.ndarray | None = None
 
     KINDS = ("dense", "conv2d", "avgpool2d", "identity", "sparse")
 
@@ -78,12 +82,46 @@ class Projection:
                                "delay_windows": self.delay_windows}
         if self.kind == "sparse":
             out["matrix_shape"] = list(self.weight.shape)
+        if self.channel_shift is not None:
+            out["channel_shift"] = [int(v) for v in self.channel_shift]
         return out
 
     @classmethod
     def from_json(cls, spec: dict[str, Any], weight: Any) -> "Projection":
         return cls(spec["source"], spec["kind"], weight, tuple(spec["kernel"]), tuple(spec["stride"]),
                    tuple(spec["padding"]), spec["delay_windows"])
+
+    # -- precision groups: output channels whose mantissas have their own shift (`channel_shift`) -------------
+    def neuron_shifts(self, shift: int, out_shape: Shape, flat: bool = False) -> int | np.ndarray:
+        """The shift into the state of the synapses into each output neuron: `shift` (the one shift) without
+        channel groups, else each channel's own, as an int64 array of `out_shape` (or flat with `flat`)."""
+        if self.channel_shift is None:
+            return shift
+        shifts = expand_per_channel(np.asarray(self.channel_shift, dtype=np.int64), out_shape)
+        return shifts.reshape(-1) if flat else shifts
+
+    def mantissas_at(self, base: int, out_shape: Shape, shift: int | None = None) -> Any:
+        """The weight mantissas as they add up at shift `base` (at most any of theirs): mantissas << (their shift -
+        base), their shift being `shift` (the one shift; default `base`) without channel groups and each channel's
+        with them. Exact integers in the projection's own layout; the weights themselves when already at `base`."""
+        if self.channel_shift is None:
+            return self.weight if shift is None or shift == base else self.weight * (1 << (shift - base))
+        factor = np.left_shift(np.int64(1), np.asarray(self.channel_shift, dtype=np.int64) - base)
+        if self.kind == "sparse":
+            from scipy import sparse  # deferred: only composed maps are sparse
+
+            rows = expand_per_channel(factor, out_shape).reshape(-1)
+            return (sparse.diags(rows, dtype=np.int64) @ self.weight.astype(np.int64)).tocsr()
+        w = np.asarray(self.weight, dtype=np.int64)
+        return w * factor.reshape((-1,) + (1,) * (w.ndim - 1))
+
+    def channel_abs_max(self, out_shape: Shape) -> np.ndarray:
+        """max |weight| of each output channel (out_shape[0] of them; 0 for a channel without synapses)."""
+        if self.kind == "sparse":
+            rows = np.asarray(abs(self.weight).max(axis=1).toarray(), dtype=np.float64).reshape(-1)
+            return rows.reshape(out_shape[0], -1).max(axis=1)
+        w = np.abs(np.asarray(self.weight, dtype=np.float64))
+        return w.reshape(w.shape[0], -1).max(axis=1, initial=0.0)
 
     def fan_in(self, source_shape: Shape) -> int:
         if self.kind == "sparse":
@@ -234,6 +272,30 @@ def expand_per_channel(values: np.ndarray, shape: Shape) -> np.ndarray:
 
 
 
+def exponent_blocks(matrix: Any, row_shifts: np.ndarray, base: int) -> list[tuple[Any, int]]:
+    """A synapse matrix (out x in, a numpy integer array or scipy CSR) of mantissas at shift `base`, as one block
+    per distinct shift of its rows (precision groups): (the block, its shift), the block holding the rows of that
+    shift brought back to it (exact: every synapse of a row has at least the row's shift) and 0 elsewhere. The
+    matrix itself, at `base`, when every row has shift `base`."""
+    shifts = np.unique(row_shifts)
+    if len(shifts) == 1 and shifts[0] == base:
+        return [(matrix, base)]
+    matrix = matrix.astype(np.int64)      # integers (a scipy map may hold them as floats): exact, and shiftable
+    blocks = []
+    for shift in shifts.tolist():
+        keep = np.asarray(row_shifts) == shift
+        if isinstance(matrix, np.ndarray):
+            block = np.where(keep[:, None], matrix >> (shift - base), 0)
+        else:
+            from scipy import sparse  # deferred: only backends that need explicit synapses use it
+
+            block = (sparse.diags(keep.astype(np.int64), dtype=np.int64) @ matrix).tocsr()
+            block.data >>= shift - base
+            block.eliminate_zeros()
+        blocks.append((block, int(shift)))
+    return blocks
+
+
 def int_array(values: np.ndarray) -> np.ndarray:
     """Integer mantissas in the narrowest of int16 and int32 that holds them (how artifacts store weights)."""
     w = np.asarray(values, dtype=np.int64)
@@ -266,5 +328,8 @@ def projections_from_json(cls: type[Projection], specs: list[dict[str, Any]], ar
                                         arrays[f"w{i}_indptr"]), shape=tuple(spec["matrix_shape"]))
         else:
             weight = arrays[f"w{i}"].astype(np.int64)
-        out.append(cls.from_json(spec, weight))
+        proj = cls.from_json(spec, weight)
+        if spec.get("channel_shift") is not None:
+            proj.channel_shift = np.asarray(spec["channel_shift"], dtype=np.int64)
+        out.append(proj)
     return out

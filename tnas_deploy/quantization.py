@@ -1,7 +1,10 @@
-"""What every scheme's quantization reports: notes about a layer's variable and the quantized layers."""
+"""What every scheme's quantization shares: notes about a layer's variable, the quantized layers, and the rule that
+splits a projection's output channels into precision groups with their own weight exponents."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from .layers import Layer
 
@@ -23,3 +26,58 @@ class QuantResult:
     layers: list[Layer]
     notes: list[QuantNote] = field(default_factory=list)
     weight_error: dict[str, float] = field(default_factory=dict)  # max |quantized - float| / max|float| per layer
+
+
+# -- precision groups (docs/fixed_point.md section 11) ---------------------------------------------------------
+
+#: The most weight-exponent groups one projection is split into: each group is its own synapse block on the chip
+#: (its own synapse process on Lava, one more packet per spike and core it reaches).
+MAX_CHANNEL_GROUPS = 4
+#: A channel gets an exponent of its own only when that gains it at least this many bits of precision (a 4x finer
+#: rounding step): a group costs a synapse block, so one bit on a few channels is not worth the packets.
+MIN_GROUP_GAIN_BITS = 2
+
+
+def channel_groups(best: np.ndarray, has_weights: np.ndarray, shift: int, cap: int = MAX_CHANNEL_GROUPS,
+                   min_gain: int = MIN_GROUP_GAIN_BITS) -> np.ndarray:
+    """The shift of each output channel of a projection whose channels would all take `shift`, from `best`, the
+    smallest shift that keeps each channel's largest mantissa in range (its full precision).
+
+    A channel keeps `shift` unless its best is at least `min_gain` smaller; channels without weights
+    (`has_weights` False) keep it too. Channels with the same shift form a group. A channel can only move to a
+    coarser (larger) shift, never a finer one (its largest weight would not fit), so while there are more than
+    `cap` groups the cheapest merge is made: a group moves up into the next coarser one, at a cost of (its
+    channels) x (bits they lose); on a tie the finest pair first. Deterministic: the same shifts in, the same
+    groups out. All channels at `shift`: the projection has no groups."""
+    best = np.asarray(best, dtype=np.int64)
+    wanted = np.where(np.asarray(has_weights, dtype=bool) & (best <= shift - min_gain), best, shift)
+    kept = sorted(set(wanted.tolist()) | {shift})
+    sizes = {s: int(np.sum(wanted == s)) for s in kept}
+    while len(kept) > max(1, cap):
+        costs = [sizes[kept[i]] * (kept[i + 1] - kept[i]) for i in range(len(kept) - 1)]
+        i = costs.index(min(costs))
+        sizes[kept[i + 1]] += sizes.pop(kept[i])
+        del kept[i]
+    shifts = np.array(kept, dtype=np.int64)
+    return shifts[np.searchsorted(shifts, wanted)]           # the smallest kept shift >= the wanted one
+
+
+def group_note(layer: str, grouped: list[tuple[str, np.ndarray]], input_shift: int) -> QuantNote:
+    """The one compile note (kept in the artifact) saying which synapses of a layer have precision groups: a finding
+    about its `weight_exponent`, not a warning. `grouped` holds, per projection with groups, the name of its
+    synapses ("'x'", "'h' (delay 2)") and its shift per output channel."""
+    if len(grouped) == 1:
+        name, shifts = grouped[0]
+        values, counts = np.unique(shifts, return_counts=True)
+        parts = ", ".join(f"{int(n)} with exponent {int(v) - input_shift}" for v, n in zip(values, counts))
+        return QuantNote(layer, "weight_exponent",
+                         f"the synapses from {name} are {len(values)} precision groups of output channels with their "
+                         f"own weight exponents ({parts}): {len(values)} synapse blocks")
+    names = ", ".join(name for name, _ in grouped[:-1]) + " and " + grouped[-1][0]
+    blocks = sum(len(np.unique(shifts)) for _, shifts in grouped)
+    low = min(int(shifts.min()) for _, shifts in grouped) - input_shift
+    high = max(int(shifts.max()) for _, shifts in grouped) - input_shift
+    return QuantNote(layer, "weight_exponent",
+                     f"the synapses from {names} are each split into precision groups of output channels with their "
+                     f"own weight exponents ({low} to {high}): {blocks} synapse blocks for these {len(grouped)} "
+                     "projections")

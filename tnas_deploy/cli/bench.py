@@ -49,6 +49,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         acc = report["accuracy"]
         uar = "n/a" if acc["uar"] is None else f"{acc['uar'] * 100:.2f} %"
         lines.append(f"accuracy (WAR) {acc['war'] * 100:.2f} %, UAR {uar}")
+    if "regression" in report:
+        from ..regression import regression_lines
+        lines += regression_lines(report["regression"])
     lines += table_lines(report["profiles"])
     lines += static_lines(report["profiles"])
     lines += validation_lines(report["profiles"])

@@ -71,8 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--input", type=Path, help="run reference and Lava on these samples and compare")
     v.add_argument("--event-window-us", type=float, help="event files: time window per sample in microseconds")
     src.add_argument("--golden", type=Path, help="re-run the golden file's samples and compare with it")
-    v.add_argument("--backend", choices=["reference", "lava"], default=None,
-                   help="with --golden: the backend to re-run (default reference)")
+    v.add_argument("--backend", choices=["reference", "lava", "netx"], default=None,
+                   help="with --golden: the backend to re-run (default reference); with --input: what the reference "
+                        "is compared with (default lava); netx (rate networks): lava-dl's netx.hdf5.Network running "
+                        "the netx file the genome was imported from, or the artifact's own netx export")
+    v.add_argument("--netx", type=Path, metavar="FILE",
+                   help="with --backend netx: the netx file to run (default: the one the artifact's genome was "
+                        "imported from, recorded in its provenance)")
     v.add_argument("--samples", type=int, help="use only the first N samples")
     v.add_argument("--timeout", type=float, help="stop the Lava run after this many seconds (exit 3)")
     v.add_argument("--json", action="store_true")

@@ -1,4 +1,5 @@
-"""`tnas-deploy run`: run a compiled artifact on input data and report accuracy and spike counts."""
+"""`tnas-deploy run`: run a compiled artifact on input data and report accuracy (or a regression readout's
+errors) and spike counts."""
 from __future__ import annotations
 
 import argparse
@@ -10,13 +11,17 @@ from .common import execute, load_run_inputs
 
 def command(args: argparse.Namespace) -> int:
     """Run an artifact on input data and print (or write) the results."""
+    from ..regression import regression_block, regression_lines, regression_outputs
     from ..runner import save_result
 
     net, data = load_run_inputs(args)
     result, seconds = execute(net, data.x, args.backend, args)
     report: dict[str, Any] = {"artifact": str(args.artifact), "backend": args.backend, "samples": result.samples,
                               "seconds": round(seconds, 3)}
-    if data.y is not None:
+    outputs = regression_outputs(net)
+    if outputs:
+        report["regression"] = regression_block(result.logits, data.y, outputs)
+    elif data.y is not None:
         report["accuracy"] = float((result.predictions == data.y).mean())
     report["spikes_per_sample"] = {k: float(v["spikes"].mean()) for k, v in result.counts.items()
                                    if k in result.spike_times}   # layers that spike (not views or the readout)
@@ -31,6 +36,8 @@ def command(args: argparse.Namespace) -> int:
         if "accuracy" in report:
             print(f"accuracy: {report['accuracy'] * 100:.2f} % ({int(round(report['accuracy'] * result.samples))}"
                   f"/{result.samples})")
+        for line in regression_lines(report["regression"]) if outputs else []:
+            print(line)
         print("spikes per sample: " + ", ".join(f"{k} {v:.1f}" for k, v in report["spikes_per_sample"].items()))
         if report["saturated_layers"]:
             print(f"warning: states saturated in {report['saturated_layers']} (values were clipped, not wrapped)")

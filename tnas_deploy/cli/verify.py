@@ -1,4 +1,9 @@
-"""`tnas-deploy verify`: check that two backends (or a golden file) agree bit for bit."""
+"""`tnas-deploy verify`: check that two backends (or a golden file) agree bit for bit.
+
+`--backend netx` (rate networks) runs the network's netx file in lava-dl's own `netx.hdf5.Network` and compares
+it with the reference simulator (or the golden file): the file an imported genome came from, or tnas-deploy's
+own netx export of the artifact (`schemes/rate/netx_verify.py`).
+"""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +21,8 @@ def command(args: argparse.Namespace) -> int:
     from ..schemes import scheme_for
     from ..verify import compare, load_golden, require_golden_inputs_fit, require_same_network, result_dict
 
+    if args.netx is not None and args.backend != "netx":
+        raise DeployError("names the netx file of --backend netx; pass --backend netx too", None, "--netx")
     if args.golden is not None:
         net, _ = load_artifact(args.artifact)
         golden = load_golden(args.golden)
@@ -25,7 +32,7 @@ def command(args: argparse.Namespace) -> int:
                                   args.artifact)
         x = golden["x"][:args.samples] if args.samples else golden["x"]
         backend = args.backend or "reference"
-        result, _ = execute(net, x, backend, args)
+        result, note = _run(net, x, backend, args)
         expected = {k: (v[:len(x)] if k != "spike_times" else {n: a[:len(x)] for n, a in v.items()})
                     for k, v in golden.items() if k in ("spike_times", "readout", "predictions")}
         require_same_network(expected, result_dict(result), args.golden, args.artifact)
@@ -35,14 +42,49 @@ def command(args: argparse.Namespace) -> int:
                   f"(tool {golden['tool_version']}); comparing spike timing anyway")
         return _report_comparison(compare(expected, result_dict(result), [la.id for la in net.layers]),
                                   "golden", backend, args.json,
-                                  {"backend": backend, "golden": str(args.golden), "same_artifact": same_artifact})
-    if args.backend not in (None, "lava"):
-        raise DeployError("without --golden, verify always compares the reference and lava backends", None, "--backend")
+                                  {"backend": backend, "golden": str(args.golden), "same_artifact": same_artifact,
+                                   **note})
+    if args.backend not in (None, "lava", "netx"):
+        raise DeployError("without --golden, verify compares the reference with the lava backend, or with netx "
+                          "(--backend netx)", None, "--backend")
     net, data = load_run_inputs(args)
     ref, _ = execute(net, data.x, "reference", args)
-    lava, _ = execute(net, data.x, "lava", args)
-    return _report_comparison(compare(result_dict(ref), result_dict(lava), [la.id for la in net.layers]),
-                              "reference", "lava", args.json, {"artifact": str(args.artifact)})
+    backend = args.backend or "lava"
+    other, note = _run(net, data.x, backend, args)
+    return _report_comparison(compare(result_dict(ref), result_dict(other), [la.id for la in net.layers]),
+                              "reference", backend, args.json, {"artifact": str(args.artifact), **note})
+
+
+def _run(net: Any, x: Any, backend: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The backend's result, and for netx what the JSON report adds: {"backend": "netx", "netx": which file ran}."""
+    if backend != "netx":
+        result, _ = execute(net, x, backend, args)
+        return result, {}
+    from ..lava_runtime import lava_available
+    from ..progress import progress_bar
+    from ..schemes import scheme_for
+
+    try:
+        scheme_for(net).require_export("netx", args.artifact)
+    except DeployError as exc:
+        raise DeployError(exc.message, exc.file, "--backend") from None
+    if not lava_available():
+        raise DeployError("the netx backend needs lava-nc and lava-dl (CPython 3.10): pip install lava-dl==0.6.0",
+                          None, "--backend")
+    if args.timeout is not None and not args.timeout > 0:
+        raise DeployError(f"expected a time-out in seconds > 0, got {args.timeout}", None, "--timeout")
+    from ..schemes.rate.netx_verify import netx_file, run_netx_result
+
+    show = not args.no_progress and not args.json
+    with netx_file(net, args.artifact, args.netx) as (path, how):
+        if not args.json:
+            print(f"netx: running {how} in lava-dl's netx.hdf5.Network (Loihi2SimCfg fixed_pt)")
+            if not net.options.get("chip_integers") and net.provenance.get("imported_format") == "lava-dl netx":
+                print("note: this artifact was quantized anew (its genome holds no chip_integers), so its integers "
+                      "are not the file's")
+        with progress_bar(len(x), f"netx {net.name}", show) as bar:
+            result = run_netx_result(net, x, path, progress=bar.update, timeout=args.timeout)
+        return result, {"backend": "netx", "netx": how}
 
 
 def _report_comparison(comparison, expected: str, got: str, as_json: bool, extra: dict[str, Any]) -> int:

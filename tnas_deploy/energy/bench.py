@@ -15,6 +15,7 @@ from ..compiled import CompiledNetwork
 from ..errors import DeployError
 from ..io_utils import sha256_file
 from ..profiles import available_profiles, load_profile
+from ..regression import regression_block, regression_outputs
 from ..result import SimResult
 from ..summary import summarize
 from ..result import SPIKE_RASTERS
@@ -133,7 +134,10 @@ def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, 
         "layers": {k: _layer_block(net, a, result) for k, a in activity.items()},
         "profiles": blocks,
     }
-    if data.y is not None:
+    outputs = regression_outputs(net)
+    if outputs:
+        report["regression"] = regression_block(result.logits, data.y, outputs)
+    elif data.y is not None:
         report["accuracy"] = accuracy_block(result.predictions, data.y, net.classes)
     report_json = json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_reports(report, out_dir, also={"report.json": report_json.encode("utf-8")})

@@ -23,9 +23,10 @@ import numpy as np
 
 from ..compiled import CompiledNetwork
 from ..layers import populations_behind
+from ..projection import expand_per_channel
 from ..profiles import HardwareProfile
 from .activity import LayerActivity, population_layers
-from .connectivity import core_pairs, in_degree, links_into, mean_distinct_cores
+from .connectivity import Link, core_pairs, in_degree, links_into, mean_distinct_cores
 from .layout import lay_out
 from .placement import ChipLimits, LayerPlacement, PlacedPopulation, Placement, chip_limits
 from .splitting import fan_out_copies, input_compartments
@@ -127,7 +128,7 @@ def packets_per_spike(pops: list[PlacedPopulation], core_of: dict[str, np.ndarra
             senders = [s for s in link.segments if s.population in sizes]
             if not senders:                  # from the host
                 continue
-            src, core = core_pairs(link, core_of[pop.layer.id])
+            src, core = core_pairs(link, synapse_block_cores(link, core_of[pop.layer.id]))
             for seg in senders:
                 mine = (src >= seg.offset) & (src < seg.offset + seg.size)
                 groups.setdefault((seg.population, pop.layer.id), []).append((src[mine] - seg.offset, core[mine]))
@@ -139,9 +140,25 @@ def packets_per_spike(pops: list[PlacedPopulation], core_of: dict[str, np.ndarra
     return out
 
 
+def synapse_block_cores(link: Link, dest_core: np.ndarray) -> np.ndarray:
+    """Each destination neuron's (synapse block, core) as one number, for counting packets. A projection with
+    precision groups is one synapse block per weight exponent (its own synapse process on Lava) and a spike sends
+    one packet to each block on each core it reaches; without groups the block is the projection: its core."""
+    shifts = link.proj.channel_shift
+    if shifts is None:
+        return dest_core
+    block = expand_per_channel(np.unique(shifts, return_inverse=True)[1], link.dst_shape).reshape(-1)
+    return block * (int(dest_core.max(initial=0)) + 1) + dest_core
+
+
 def _splitting_notes(pops: list[PlacedPopulation], placement: Placement, limits: ChipLimits) -> list[str]:
     notes = []
     for pop in pops:
+        for link in pop.links:
+            if link.proj.channel_shift is not None:
+                notes.append(f"layer {pop.layer.id}: the synapses from {link.proj.source} are "
+                             f"{len(np.unique(link.proj.channel_shift))} synapse blocks (precision groups with their "
+                             "own weight exponents): a spike sends a packet to each block on each core it reaches")
         lid, layer = pop.layer.id, placement.layers.get(pop.layer.id)
         cost = ""
         if layer is not None:

@@ -23,6 +23,10 @@ class CodingRules:
     spike_count_readout: str | None       # why readout mode spike_count is refused
     snas_cell: str | None                 # why a snas_cell is refused
     membrane_reads_neuron: bool           # whether a membrane readout may read a node with a neuron
+    edge_delay: str | None = None         # why an edge's axonal delay is refused (version >= 3)
+    regression_readout: str | None = None  # why task.outputs (a regression readout) is refused (version >= 3)
+    chip_integers: str | None = None      # why chip_integers (a genome of chip integers) is refused (version >= 3)
+    leaky_readout: str | None = None      # why a membrane readout's leak (readout tau, version >= 3) is refused
 
 
 CODING_RULES: dict[str, CodingRules] = {
@@ -35,7 +39,15 @@ CODING_RULES: dict[str, CodingRules] = {
         recurrent_edge=f"recurrent edges need rate coding ({_RATE}); a TTFS network is feed-forward",
         spike_count_readout="readout mode 'spike_count' needs rate coding; a TTFS readout reads the membrane",
         snas_cell=f"a snas_cell is a rate-coded cell of LIF neurons; it needs {_RATE}",
-        membrane_reads_neuron=True),
+        membrane_reads_neuron=True,
+        edge_delay=f"axonal delays need rate coding ({_RATE}); a TTFS layer's spike times code values within "
+                   "its window, which a delay would change",
+        regression_readout=f"a regression readout (real-valued outputs) is read for rate-coded genomes ({_RATE}); "
+                           "a TTFS genome is a classifier (task.classes)",
+        chip_integers=f"chip integers are read for rate-coded genomes ({_RATE}), such as an imported netx file; a "
+                      "TTFS genome is quantized by the compile",
+        leaky_readout=f"a leaky readout (tau) is read for rate-coded genomes ({_RATE}); a TTFS readout's membrane "
+                      "integrates its source window without leak"),
     "rate": CodingRules(
         neuron_models=("if", "lif"),
         wrong_neuron="a rate-coded genome uses 'if' or 'lif' neurons; 'ttfs' is the neuron of TTFS coding",

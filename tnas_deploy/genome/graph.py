@@ -17,12 +17,13 @@ from typing import Any, Callable
 from ..errors import DeployError
 from ..json_input import MAX_NESTING, nesting_depth, parse_json
 from .coding import CODING_RULES, CODINGS
+from .delays import check_delay_version, check_delays
 from .nodes import Add, Input, NeuronNode, Node, NodeError, Readout, Shape, listed, node_from_json
 from .schema_check import json_path, schema_problem
 from .snas_cell import CellError, SnasCell, expand_cells
 
 FORMAT = "tnas-genome"
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = (1, 2, 3)
 DEFAULT_WINDOW_MARGIN = 1.5
 MAX_RATE_STEPS = 65536
 #: What a rate input value means (coding.input): intensities in [0, 1], or event counts per bin.
@@ -34,9 +35,25 @@ class Task:
     input_shape: Shape
     classes: tuple[str, ...]
     description: str | None = None
+    #: Version 3: a regression readout's real-valued outputs (then `classes` is empty).
+    outputs: tuple[str, ...] = ()
+
+    @property
+    def regression(self) -> bool:
+        """The readout gives real-valued outputs (task.outputs), not class scores."""
+        return bool(self.outputs)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """One name per readout output: the classes, or a regression's outputs."""
+        return self.outputs if self.outputs else self.classes
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"input_shape": list(self.input_shape), "classes": list(self.classes)}
+        out: dict[str, Any] = {"input_shape": list(self.input_shape)}
+        if self.outputs:
+            out["outputs"] = list(self.outputs)
+        else:
+            out["classes"] = list(self.classes)
         if self.description is not None:
             out["description"] = self.description
         return out
@@ -68,6 +85,9 @@ class Genome:
     #: Rate coding: what an input value means: "intensity" (in [0, 1], sent as 8-bit graded spikes) or
     #: "counts" (event counts per time bin, sent as they are). None for TTFS.
     rate_input: str | None = None
+    #: Version 3: the genome's numbers are a chip's integers at these state scales (docs/genome.md, section 12):
+    #: {"state_scales": {node id: state units per unit}, "source": ...}; compile uses them as they are.
+    chip_integers: dict[str, Any] | None = None
     #: Where the genome was read from (for error messages and relative weight paths); not serialised.
     source: Path | None = field(default=None, compare=False)
 
@@ -143,6 +163,8 @@ class Genome:
         if self.weights is not None:
             out["weights"] = self.weights
         out["provenance"] = json.loads(json.dumps(self.provenance, sort_keys=True))  # canonical key order
+        if self.chip_integers is not None:
+            out["chip_integers"] = json.loads(json.dumps(self.chip_integers, sort_keys=True))
         out["nodes"] = [n.to_json() for n in self.nodes]
         return out
 
@@ -164,6 +186,7 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
     version = obj["version"]
     if nesting_depth(obj, MAX_NESTING) > MAX_NESTING:   # before any recursive walk (schema, json.dumps)
         raise DeployError(f"nested deeper than {MAX_NESTING} levels; no genome nests that deep", where)
+    check_delay_version(obj, version, where)     # before the schema: its message would not name the version
     problem = schema_problem(obj, int(version))   # 1.0 is 1, as in the schema; True fails its const
     if problem is not None:
         raise DeployError(problem[0], where, problem[1])
@@ -189,7 +212,7 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
             # Version 1 counts only forward inputs of an add (recurrent edges cannot compile there anyway).
             raise DeployError(f"add takes at least 2 forward input(s), got {len(items[-1].forward_inputs)}",
                               where, at(i, "inputs"))
-    task = Task(tuple(obj["task"]["input_shape"]), tuple(obj["task"]["classes"]), obj["task"].get("description"))
+    task = _task(obj["task"], where)
     try:
         nodes, origin = expand_cells(items, task.input_shape)
     except CellError as exc:
@@ -208,6 +231,7 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
         version=version,
         steps=obj["coding"].get("steps"),
         rate_input=obj["coding"].get("input", "intensity") if CODING_RULES[coding].time_block == "steps" else None,
+        chip_integers=obj.get("chip_integers"),
         source=Path(source) if source is not None else None,
     )
 
@@ -221,7 +245,37 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
         return f"nodes[{i}] (id {raw_nodes[i].get('id')!r}{suffix})"
 
     _check_graph(genome, where, locate, lambda k: locate(k) if generated(k) else f"nodes[{origin[k]}]")
+    check_delays(genome, where, locate)
+    _check_version3(genome, where, locate)
     return genome
+
+
+def _task(task: dict[str, Any], where: str) -> Task:
+    """The task block; version 3 has class names or a regression's output names, exactly one of the two."""
+    if ("classes" in task) == ("outputs" in task):
+        raise DeployError("expected either 'classes' (the class names of a classifier) or 'outputs' (the names of a "
+                          "regression readout's real-valued outputs), " + ("got both" if "classes" in task else
+                                                                          "got neither"), where, "task")
+    return Task(tuple(task["input_shape"]), tuple(task.get("classes", ())), task.get("description"),
+                tuple(task.get("outputs", ())))
+
+
+def _check_version3(genome: Genome, where: str, locate: Callable[[int], str]) -> None:
+    """Regression readouts, leaky readouts and chip_integers (version 3), where the coding allows them;
+    chip_integers names nodes."""
+    rules = CODING_RULES[genome.coding]
+    if genome.task.regression and rules.regression_readout is not None:
+        raise DeployError(rules.regression_readout, where, "task.outputs")
+    if genome.readout.tau is not None and rules.leaky_readout is not None:
+        raise DeployError(rules.leaky_readout, where, f"{locate(genome.nodes.index(genome.readout))}.tau")
+    if genome.chip_integers is None:
+        return
+    if rules.chip_integers is not None:
+        raise DeployError(rules.chip_integers, where, "chip_integers")
+    for node_id in genome.chip_integers["state_scales"]:
+        if node_id not in genome.by_id:
+            raise DeployError(f"unknown node {node_id!r}; expected one of {listed(genome.by_id)}", where,
+                              f"chip_integers.state_scales.{node_id}")
 
 
 def _non_finite(obj: Any) -> tuple[Any, ...] | None:
@@ -336,7 +390,10 @@ def _check_graph(genome: Genome, where: str, locate: Callable[[int], str] | None
         raise DeployError(str(exc.cause), where,
                           locate(i) + (f".{exc.cause.field}" if exc.cause.field else "")) from None
     n_logits = genome.shapes[genome.readout.id][0]
-    if n_logits != len(genome.task.classes):
+    if genome.task.regression and n_logits != len(genome.task.outputs):
+        raise DeployError(f"the readout has {n_logits} outputs but task.outputs names {len(genome.task.outputs)}",
+                          where, locate(ids[genome.readout.id]))
+    if n_logits != len(genome.task.names):
         raise DeployError(f"the readout has {n_logits} outputs but task.classes names {len(genome.task.classes)} classes",
                           where, locate(ids[genome.readout.id]))
 

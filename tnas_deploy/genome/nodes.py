@@ -11,32 +11,9 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from .edges import MAX_EDGE_DELAY, Edge, NodeError
+
 Shape = tuple[int, ...]
-
-
-class NodeError(ValueError):
-    """A node's own values or shapes are wrong; `field` names the offending key."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A connection from node `source`; recurrent edges deliver one time step later (rate coding)."""
-
-    source: str
-    recurrent: bool = False
-
-    def to_json(self) -> str | dict[str, Any]:
-        return {"node": self.source, "recurrent": True} if self.recurrent else self.source
-
-    @staticmethod
-    def from_json(obj: str | dict[str, Any]) -> "Edge":
-        if isinstance(obj, str):
-            return Edge(obj)
-        return Edge(obj["node"], bool(obj.get("recurrent", False)))
 
 
 #: Neuron models that fire at most once and take no parameters (the Stanojevic B1 neuron of TTFS genomes).
@@ -211,7 +188,13 @@ class Node:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> "Node":
         kwargs: dict[str, Any] = {k: v for k, v in obj.items() if k not in ("type", "inputs", "neuron")}
-        kwargs["inputs"] = tuple(Edge.from_json(e) for e in obj.get("inputs", []))
+        edges = []
+        for j, e in enumerate(obj.get("inputs", [])):
+            try:
+                edges.append(Edge.from_json(e))
+            except NodeError as exc:
+                raise NodeError(str(exc), f"inputs[{j}].{exc.field}") from None
+        kwargs["inputs"] = tuple(edges)
         neuron = obj.get("neuron")
         kwargs["neuron"] = None if neuron is None else NeuronSpec.from_json(neuron)
         return cls(**kwargs)
@@ -475,6 +458,9 @@ class Readout(Node):
     """
 
     mode: str = "membrane"
+    #: Version 3, membrane readouts of rate genomes: a leak with this time constant in steps (>= 1), the readout
+    #: keeping 1 - 1/tau of its value per step (a leaky integrator, as snnTorch's and Norse's LI). None: no leak.
+    tau: float | None = None
 
     type_tag: ClassVar[str] = "readout"
     may_spike: ClassVar[bool] = False
@@ -484,7 +470,18 @@ class Readout(Node):
     def __post_init__(self) -> None:
         if self.mode not in self.MODES:
             raise NodeError(f"unknown readout mode {self.mode!r}; expected one of {list(self.MODES)}", "mode")
+        if self.tau is not None:
+            object.__setattr__(self, "tau", _real(self.tau, "tau", 1.0))
+            if self.mode != "membrane":
+                raise NodeError(f"tau is the leak of a membrane readout; a {self.mode!r} readout counts spikes and "
+                                "does not leak (use mode 'membrane' or leave tau out)", "tau")
         super().__post_init__()
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.tau is None:
+            del out["tau"]      # a readout without leak serialises as before version 3
+        return out
 
     def output_shape(self, in_shapes: list[Shape]) -> Shape:
         (shape,) = in_shapes
@@ -506,5 +503,5 @@ def node_from_json(obj: dict[str, Any]) -> Node:
     return cls.from_json(obj)
 
 
-__all__ = ["Edge", "NeuronNode", "NeuronSpec", "Node", "NodeError", "NODE_TYPES", "listed", "node_from_json",
+__all__ = ["Edge", "MAX_EDGE_DELAY", "NeuronNode", "NeuronSpec", "Node", "NodeError", "NODE_TYPES", "listed", "node_from_json",
            "node_types", "Shape", "field"]

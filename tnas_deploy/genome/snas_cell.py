@@ -229,7 +229,7 @@ def expand_cells(items: Sequence[Node | SnasCell], input_shape: Shape) -> tuple[
         if isinstance(item, SnasCell):
             generated = expanded[item.id]
         elif any(e.source in cells for e in item.inputs):
-            generated = [replace(item, inputs=tuple(Edge(resolve(e.source), e.recurrent) for e in item.inputs))]
+            generated = [replace(item, inputs=tuple(replace(e, source=resolve(e.source)) for e in item.inputs))]
         else:
             generated = [item]
         result += generated

@@ -2,8 +2,16 @@
 
 The genome is the netx network in its own units (of 64, the LIF's activation shift): weights are the
 stored integers, thresholds vThMant, LIF tau 4096 / vDecay, tau_current from iDecay. What netx or Lava would
-run differently from the genome is refused naming the layer and field; see `tnas_deploy.interop.netx`
+run differently from the genome is refused naming the layer and field; see `tnas_deploy.schemes.rate.netx`
 for how tnas-deploy's integer neuron and netx's blocks correspond.
+
+The genome also records the file's integers exactly (genome version 3, `chip_integers`): each population's
+state scale, at which every weight, threshold, bias and decay of the genome is the integer netx runs
+(`_ExactScales`). Compiling it builds those integers without quantizing again (`schemes/rate/exact.py`), and
+`tnas-deploy verify --backend netx` runs the file itself in netx to compare (`provenance.imported_from`,
+`imported_sha256`). A file whose last layer has no neuron and a bias is the one netx network the genome cannot
+hold exactly (netx adds that bias once, the genome's readout at every step): it imports without
+`chip_integers`, with a note.
 """
 from __future__ import annotations
 
@@ -18,9 +26,15 @@ import numpy as np
 from .. import __version__
 from ..errors import DeployError
 from ..fixed_point import DECAY_UNITY, RATE_INPUT_LEVELS
+from ..io_utils import sha256_file
 from ..weights import Weights
 from .imported import ID_PATTERN, Imported, unique_id
-from ..schemes.rate.netx import ACT_SHIFT, METADATA_KEY, VTH_MAX
+from .netx_average import average_readout
+from .netx_delay import netx_edge_delay
+from ..schemes.rate.netx import ACT_SHIFT, METADATA_KEY, VTH_MAX, dense_effect
+
+#: The genome's tau_current for netx's iDecay 0 (a current that never decays): 1 - 1/tau is exactly 1.0 in float.
+NEVER_DECAYS = 1e300
 
 
 def _read(group: h5py.Group, key: str, path: Path, where: str) -> Any:
@@ -74,9 +88,9 @@ def _neuron_spec(cfg: h5py.Group, path: Path, where: str, notes: list[str], inpu
         spec["tau"] = DECAY_UNITY / v_decay
         spec["decay_input"] = False          # the input gain is in the weights
     if i_decay == 0:
-        spec["tau_current"] = float(2 ** 20)
-        notes.append(f"{where}: iDecay 0 keeps the current forever; imported as tau_current 2**20 (the float model "
-                     "decays it by 2**-20 per step, the compiled neuron, du = 0, not at all)")
+        spec["tau_current"] = NEVER_DECAYS
+        notes.append(f"{where}: iDecay 0 keeps the current forever; imported as tau_current {NEVER_DECAYS:g} (it "
+                     "keeps 1 - 1/tau = 1.0 of the current per step, du = 0)")
     elif i_decay < DECAY_UNITY:
         spec["tau_current"] = DECAY_UNITY / i_decay
     if "refDelay" in cfg and _scalar(cfg["refDelay"][()], path, f"{where}/refDelay") > 1:
@@ -115,6 +129,7 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
     notes: list[str] = []
     nodes: list[dict[str, Any]] = []
     weights: Weights = {}
+    exact = _ExactScales()
     readout_id = meta.get("readout_id") if isinstance(meta.get("readout_id"), str) and \
         ID_PATTERN.match(meta["readout_id"]) and meta["readout_id"] != "x" else "out"
     taken: set[str] = {"x", readout_id}
@@ -125,6 +140,7 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
     graded = True                              # the current value is the graded input (x 255 per unit)
     pending_flatten = False
     n_populations = 0
+    delayed = False                            # a layer has axonal delays (genome version 3)
 
     for i, g in enumerate(groups):
         where = f"layer/{i}"
@@ -139,6 +155,7 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
                 # layer's 'weight'/'bias' only as an unused transform); tnas-deploy drives them with the payload
                 spec = _neuron_spec(g["neuron"], path, f"{where}/neuron", notes, input_gain=RATE_INPUT_LEVELS)
                 nodes.append({"id": node_id, "type": "neuron", "inputs": ["x"], "neuron": spec})
+                exact.population(node_id, RATE_INPUT_LEVELS)     # a payload level adds a_in << 6
                 prev, prev_is_population, graded = node_id, True, False
                 n_populations += 1
                 if "weight" in g or "bias" in g:
@@ -147,6 +164,12 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
         if kind == "flatten":
             pending_flatten = True
             continue
+        if kind == "average" and i == len(groups) - 1 and prev_is_population and shape is not None:
+            added, group_sums, shape = average_readout(g, prev, shape, taken, path, where, notes)   # SLAYER's readout
+            weights[added[-1]["id"]] = group_sums
+            exact.population(readout_id, 1.0)
+            nodes += added + [{"id": readout_id, "type": "readout", "inputs": [added[-1]["id"]], "mode": "membrane"}]
+            break
         if kind in ("dense_rec", "dense_comp", "pool", "average", "concat", "convT", "unpool"):
             why = {"dense_rec": "a dense_rec layer feeds its spikes back after one step; a genome's recurrent edge "
                                 "arrives after two (docs/rate.md section 1)",
@@ -159,9 +182,6 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
             if kind == "conv":
                 raise DeployError("a conv layer with no input layer before it: the input shape is unknown", path,
                                   f"{where}/type")
-        if "delay" in g and np.any(np.asarray(g["delay"][()]) != 0):
-            raise DeployError("axonal delays: a genome delivers every spike one step later, with no per-synapse "
-                              "delays", path, f"{where}/delay")
         if "weight" not in g:
             raise DeployError("missing 'weight'", path, f"{where}/weight")
         w = np.asarray(g["weight"][()])
@@ -169,6 +189,8 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
             raise DeployError("expected finite numbers", path, f"{where}/weight")
         w = w.astype(np.int64).astype(np.float64)      # netx reads weights with astype(int)
         out_shape = tuple(int(s) for s in np.asarray(_read(g, "shape", path, where)).reshape(-1))
+        delay = netx_edge_delay(g, kind, w, int(np.prod(out_shape)), path, where, notes)   # axonal delays: edge fields
+        delayed = delayed or bool(delay)
         has_neuron = "neuron" in g
         bias = np.asarray(g["bias"][()]).astype(np.int64).astype(np.float64) if "bias" in g else None
         last = i == len(groups) - 1
@@ -191,7 +213,9 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
                                   f"{list(out_shape)}", path, f"{where}/weight")
             if shape is None:
                 shape = (w.shape[1],)
-            node = {"id": node_id, "type": "dense", "inputs": [prev], "units": int(w.shape[0]), "bias": bias is not None}
+            exact.dense_weights(w, f"{where}/weight")
+            node = {"id": node_id, "type": "dense", "inputs": [{"node": prev, **delay} if delay else prev],
+                    "units": int(w.shape[0]), "bias": bias is not None}
             weights[node_id] = {"weight": w * gain}
             new_shape: tuple[int, ...] = (int(w.shape[0]),)
         else:
@@ -215,6 +239,8 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
                 node = _grouped_conv(g, w, groups_n, shape, stride, padding, bias, prev, prev_is_population, node_id,
                                      path, where, has_neuron, notes, gain)
                 nodes.append(node)
+                if node["type"] == "avgpool2d":      # the threshold was divided by W x area x gain (_grouped_conv)
+                    exact.population(node_id, float(w.flat[0]) * w.shape[2] * w.shape[3] * gain)
                 prev, shape, prev_is_population, graded = node_id, new_shape, has_neuron, False
                 if has_neuron:
                     n_populations += 1
@@ -245,9 +271,12 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
             if last and readout_like:           # tnas-deploy's membrane readout: accumulating neurons
                 node["neuron"] = None
                 scale = meta.get("logit_scale")
+                units = 1.0
                 if meta.get("readout") == "membrane" and isinstance(scale, (int, float)) and 0 < scale < math.inf:
                     # our own file: logits = v x logit_scale = 64 logit_scale x (sum of W s + b)
                     weights[node_id] = {k: a * ((1 << ACT_SHIFT) * scale) for k, a in weights[node_id].items()}
+                    units = 1.0 / ((1 << ACT_SHIFT) * scale)
+                exact.population(readout_id, units)
                 nodes.append(node)
                 nodes.append({"id": readout_id, "type": "readout", "inputs": [node_id], "mode": "membrane"})
                 prev, shape = node_id, new_shape
@@ -258,6 +287,7 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
                                   "the genome's float model keeps it in the current; no genome expresses it", path,
                                   f"{where}/bias")
             node["neuron"] = spec
+            exact.population(node_id, 1.0)
             n_populations += 1
         else:
             node["neuron"] = None
@@ -265,12 +295,14 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
                 raise DeployError("a layer without neuron inside the network: netx gives it its default integrator "
                                   "(iDecay 0, vDecay 4096) which spikes past 2**23 only; tnas-deploy reads such a layer "
                                   "only as the last one (the readout)", path, f"{where}/neuron")
+            exact.population(readout_id, 1.0)
             if bias is not None and np.any(bias != 0):
                 R = _run_steps(steps, meta, t_sample, n_populations)
                 weights[node_id]["bias"] = weights[node_id]["bias"] / R
                 notes.append(f"{where}: netx's default output integrator adds its bias once (v = u + bias), the genome's "
                              f"membrane readout at every step: imported as bias / {R} (the run length), which gives the "
                              "same final value in float")
+                exact.inexact(f"{where}/bias: the bias netx adds once is spread over the {R} steps of the run")
             nodes.append(node)
             nodes.append({"id": readout_id, "type": "readout", "inputs": [node_id], "mode": "membrane"})
             prev, shape = node_id, new_shape
@@ -286,20 +318,77 @@ def _import_layers(groups: list[h5py.Group], path: Path, meta: dict[str, Any],
     first = groups[0]
     input_shape = [int(s) for s in np.asarray(first["shape"][()]).reshape(-1)] if _text(first["type"][()]) == "input" \
         else [int(weights[nodes[0]["id"]]["weight"].shape[1])]
-    n_out = int(np.prod(shape))
-    classes = meta.get("classes") if isinstance(meta.get("classes"), list) and len(meta["classes"]) == n_out \
-        else [str(k) for k in range(n_out)]
     T = steps if steps is not None else meta.get("steps") or t_sample
     if T is None:
         raise DeployError("the file records no number of time steps (simulation/tSample); pass --steps T", path,
                           "simulation/tSample")
-    genome = {"format": "tnas-genome", "version": 2, "name": name or str(meta.get("name") or _stem_name(path)),
-              "task": {"input_shape": input_shape, "classes": classes},
-              "coding": {"scheme": "rate", "steps": int(T)},
-              "provenance": {"imported_from": path.name, "imported_format": "lava-dl netx",
-                             "tool": f"tnas-deploy {__version__}"},
-              "nodes": [{"id": "x", "type": "input"}] + nodes}
+    task = _task(meta, int(np.prod(shape)), nodes[-1], len(groups) - 1, notes)
+    genome: dict[str, Any] = {
+        "format": "tnas-genome", "version": 2, "name": name or str(meta.get("name") or _stem_name(path)),
+        "task": {"input_shape": input_shape, **task},
+        "coding": {"scheme": "rate", "steps": int(T)},
+        "provenance": {"imported_from": path.name, "imported_format": "lava-dl netx", "imported_path": str(path),
+                       "imported_sha256": sha256_file(path), "tool": f"tnas-deploy {__version__}"},
+        "nodes": [{"id": "x", "type": "input"}] + nodes}
+    chip = exact.block(path)
+    if chip is not None:
+        genome["chip_integers"] = chip
+    else:
+        notes.append(f"not imported as chip integers ({'; '.join(exact.reasons)}): compiling quantizes the genome "
+                     "anew, and it does not run bit for bit as netx runs the file")
+    if chip is not None or "outputs" in task or delayed:
+        genome["version"] = 3
     return Imported(genome, weights, notes)
+
+
+def _task(meta: dict[str, Any], n_out: int, readout: dict[str, Any], last_layer: int, notes: list[str]
+          ) -> dict[str, Any]:
+    """Class names (the file's record, else "0".."n-1"); a regression readout's output names when the file records
+    them (tnas-deploy's export of a regression genome); one output is a regression readout too (a class needs a
+    second one to be told from): a real-valued output, task.outputs (genome version 3)."""
+    outputs = meta.get("outputs")
+    if isinstance(outputs, list) and len(outputs) == n_out and len(set(map(str, outputs))) == n_out:
+        return {"outputs": [str(o) for o in outputs]}
+    classes = meta.get("classes") if isinstance(meta.get("classes"), list) and len(meta["classes"]) == n_out \
+        and len(set(map(str, meta["classes"]))) == n_out else None
+    if classes is not None and n_out >= 2:
+        return {"classes": [str(c) for c in classes]}
+    if n_out >= 2:
+        return {"classes": [str(k) for k in range(n_out)]}
+    what = "the membrane value" if readout.get("mode") == "membrane" else "the spike count"
+    notes.append(f"layer/{last_layer}: one output: imported as a regression readout (task.outputs, genome version 3) "
+                 f"whose real value is {what} of the last layer, not a class")
+    return {"outputs": ["output"]}
+
+
+class _ExactScales:
+    """The state scale of every population and of the membrane readout at which the genome's numbers are exactly
+    the file's integers (`chip_integers.state_scales`, in units of 64 state units: the genome is written so that
+    a spike adds `w << 6`), and the reasons, if any, why the genome cannot hold them exactly."""
+
+    def __init__(self) -> None:
+        self.scales: dict[str, float] = {}
+        self.reasons: list[str] = []
+
+    def population(self, node_id: str, units: float) -> None:
+        """The node's genome unit is `units` x 64 state units (1 for a layer whose weights are the stored
+        integers; 255 for the input's neurons, which get a payload level per 1/255 of the input)."""
+        self.scales[node_id] = float(units) * (1 << ACT_SHIFT)
+
+    def dense_weights(self, weight: np.ndarray, where: str) -> None:
+        """netx passes dense weights through optimize_weight_bits and Lava's Dense; when that changes them, netx
+        runs other integers than the file stores (`schemes.rate.netx.dense_effect`)."""
+        effect, why = dense_effect(weight)
+        if effect is None:
+            self.inexact(f"{where}: {why}")
+
+    def inexact(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+    def block(self, path: Path) -> dict[str, Any] | None:
+        if self.reasons:
+            return None
+        return {"state_scales": dict(self.scales), "source": f"lava-dl netx file {path.name}"}
 
 
 def _stem_name(path: Path) -> str:

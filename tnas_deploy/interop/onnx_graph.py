@@ -114,6 +114,8 @@ def synapse_inputs(b: GraphBuilder, net, layer, row: dict[str, Any], attrs: dict
         w = p.weight.tocsr().data if p.kind == "sparse" else p.weight
         inputs += [p.source, b.initializer(f"{layer.id}.w{i}", int_array(w, net.fmt.weight_bits))]
         names += [f"input{suffix}", f"weight{suffix}" if p.kind != "sparse" else f"weight_values{suffix}"]
+        if p.channel_shift is not None:     # precision groups: each output channel's own shift (not `shift`)
+            attrs[f"channel_shift{suffix}"] = [int(v) for v in p.channel_shift]
         if p.kind in ("conv2d", "avgpool2d"):
             attrs[f"kernel_shape{suffix}"] = list(p.kernel)
             attrs[f"strides{suffix}"] = list(p.stride)

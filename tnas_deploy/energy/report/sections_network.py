@@ -22,6 +22,9 @@ _METRICS = {
 
 def add_accuracy(doc: DocumentBuilder) -> None:
     """WAR, UAR, recall per class and the confusion matrix (or why there are none)."""
+    if doc.report.get("regression"):
+        _add_regression(doc, doc.report["regression"])
+        return
     doc.heading(2, "Accuracy")
     acc = doc.report.get("accuracy")
     if not acc:
@@ -50,6 +53,25 @@ def add_accuracy(doc: DocumentBuilder) -> None:
                   "l" + "r" * len(classes))
         doc.figure("confusion", plot_confusion(doc.plotter, matrix, classes), "Confusion matrix (samples)",
                    "Samples per true class (rows) and predicted class (columns).")
+
+
+def _add_regression(doc: DocumentBuilder, block: dict) -> None:
+    """A regression readout's outputs and, with real-valued targets, their errors (no accuracy)."""
+    doc.heading(2, "Regression outputs")
+    labelled = "mae" in block
+    if labelled:
+        doc.bullets([[("b", "Mean absolute error "), ("", f"{fmt_num(block['mae'])} over {fmt_num(block['samples'])} "
+                                                        "samples and all outputs")],
+                     [("b", "RMSE "), ("", fmt_num(block["rmse"]))]])
+    else:
+        doc.para("The data has no targets, so only the outputs are reported.")
+    rows: list[list[Inline]] = []
+    for name, entry in (block.get("per_output") or {}).items():
+        rows.append([[("code", str(name))], fmt_num(entry.get("mean")), fmt_num(entry.get("min")),
+                     fmt_num(entry.get("max"))] + ([fmt_num(entry.get("mae")), fmt_num(entry.get("rmse"))]
+                                                    if labelled else []))
+    doc.table(["Output", "Mean", "Min", "Max"] + (["MAE", "RMSE"] if labelled else []), rows,
+              "lrrr" + ("rr" if labelled else ""))
 
 
 def add_metrics(doc: DocumentBuilder) -> None:

@@ -22,13 +22,18 @@ def measure_activity(net: CompiledNetwork, result: SimResult) -> dict[str, Layer
         synapses = 0
         for proj in layer.incoming():
             src = by_id[proj.source]
-            fan = proj.fan_out(src.shape, layer.shape).reshape(-1).astype(np.float64)
-            nonzero = proj.nonzero_fan_out(src.shape, layer.shape).reshape(-1).astype(np.float64)
             raster = result.spike_times[proj.source].reshape(result.samples, total, -1)
-            per_step = raster.astype(np.float64) @ fan                       # (samples, steps) events sent at t
-            arrive = per_step.sum(axis=0)[:total - proj.delay] / n
-            events[proj.delay:] += arrive
-            effective += float((raster[:, :total - proj.delay].astype(np.float64) @ nonzero).sum()) / n
+            # events land at the step they arrive: one hop later, plus any axonal delay (per neuron, if so)
+            for delay, part_fan, part_nonzero in proj.fan_out_by_arrival(src.shape, layer.shape):
+                if delay >= total:
+                    continue                                                 # arrives after the run
+                part_fan = part_fan.reshape(-1).astype(np.float64)
+                per_step = raster.astype(np.float64) @ part_fan              # (samples, steps) events sent at t
+                arrive = per_step.sum(axis=0)[:total - delay] / n
+                events[delay:] += arrive
+                effective += float((raster[:, :total - delay].astype(np.float64)
+                                    @ part_nonzero.reshape(-1).astype(np.float64)).sum()) / n
+            fan = proj.fan_out(src.shape, layer.shape).reshape(-1).astype(np.float64)
             synapses += int(fan.sum())
             if layer.id not in consumers[proj.source]:
                 consumers[proj.source].append(layer.id)

@@ -9,7 +9,7 @@ dense; a chain of several spatial maps is multiplied out into a sparse matrix.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,7 +41,18 @@ class _Op:
 class _Term:
     source: str                 # population id
     ops: tuple[_Op, ...]        # applied in order to the source's emissions
-    delay: int                  # steps from emission to arrival (>= 1)
+    delay: int                  # steps from emission to arrival (>= 1) without axonal delays
+    extra: int = 0              # axonal delay of the path (genome edges' single-number delays), steps
+    at_source: np.ndarray | None = None   # axonal delay per source neuron (flat), from edges' delay lists
+    at_target: np.ndarray | None = None   # axonal delay per target neuron (flat), from an edge's target_delay
+
+
+class _DelayError(Exception):
+    """An edge's delays cannot be realised on this path: the message says why, `field` names the edge's field."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 class _LinearLoop(Exception):
@@ -83,27 +94,34 @@ def lower_rate(genome: Genome, weights: Weights, analog_maxpool: str = "refuse")
         node = genome.by_id[node_id]
         terms: list[_Term] = []
         rest = np.zeros(shapes[node_id])
-        fwd = [output_form(s) for s in node.forward_inputs]
         tag = node.type_tag
-        if tag in ("add", "neuron"):
-            for t, r in fwd:
-                terms += t
-                rest = rest + r
-        elif tag == "flatten":
-            terms, rest = fwd[0][0], fwd[0][1].reshape(-1)
-        elif tag in ("conv2d", "dense", "batchnorm", "avgpool2d", "maxpool2d"):
-            op, bias = _node_op(genome, weights, node_id, analog_maxpool)
-            src_terms, src_rest = fwd[0]
-            terms = [_Term(t.source, t.ops + (op,), t.delay) for t in src_terms]
-            rest = _apply_op(op, src_rest) + bias
-        else:  # pragma: no cover - the genome checks exclude everything else
-            raise fail(node_id, f"a {tag} node cannot be lowered in a rate network", "type")
-        # a backward edge adds its source's value one step later (docs/rate.md section 1)
-        for edge in node.inputs:
-            if edge.recurrent:
-                src_terms, src_rest = output_form(edge.source)
-                terms += [_Term(t.source, t.ops, t.delay + 1) for t in src_terms]
-                rest = rest + src_rest
+        try:
+            fwd = [(j, e, _through_edge(output_form(e.source), e, j)) for j, e in enumerate(node.inputs)
+                   if not e.recurrent]
+            if tag in ("add", "neuron"):
+                for j, e, (t, r) in fwd:
+                    terms += _at_target(t, e, j)
+                    rest = rest + r
+            elif tag == "flatten":
+                j, e, (src_terms, src_rest) = fwd[0]
+                terms, rest = _at_target(src_terms, e, j), src_rest.reshape(-1)
+            elif tag in ("conv2d", "dense", "batchnorm", "avgpool2d", "maxpool2d"):
+                op, bias = _node_op(genome, weights, node_id, analog_maxpool)
+                j, e, (src_terms, src_rest) = fwd[0]
+                terms = _at_target([_then(t, op, e.source, j) for t in src_terms], e, j)
+                rest = _apply_op(op, src_rest) + bias
+            else:  # pragma: no cover - the genome checks exclude everything else
+                raise fail(node_id, f"a {tag} node cannot be lowered in a rate network", "type")
+            # a backward edge adds its source's value one step later (docs/rate.md section 1), a same_step one in
+            # the same step (its loop still passes a population, whose hop keeps every delay >= 1)
+            for j, edge in enumerate(node.inputs):
+                if edge.recurrent:
+                    src_terms, src_rest = _through_edge(output_form(edge.source), edge, j)
+                    lag = 0 if edge.same_step else 1
+                    terms += _at_target([replace(t, delay=t.delay + lag) for t in src_terms], edge, j)
+                    rest = rest + src_rest
+        except _DelayError as exc:
+            raise fail(node_id, str(exc), exc.field) from None
         active.discard(node_id)
         forms[node_id], rests[node_id] = terms, rest
         return terms, rest
@@ -148,7 +166,7 @@ def lower_rate(genome: Genome, weights: Weights, analog_maxpool: str = "refuse")
             layers.append(RateReadoutLayer(id=readout.id, shape=(int(np.prod(shapes[src])),), window=0,
                                            nodes=(src, readout.id), mode="membrane",
                                            projections=_projections(terms, shapes, 1.0, shapes[src]),
-                                           bias=rest.reshape(-1)))
+                                           bias=rest.reshape(-1), tau=readout.tau))
     except _LinearLoop as exc:
         raise fail(exc.node_id, "a backward (recurrent) edge closes a loop that passes through no neuron: its value "
                    "would feed itself without limit; put a neuron (e.g. a LIF operation) on the loop") from None
@@ -159,9 +177,11 @@ def _population(genome: Genome, node_id: str, pre_form, shapes: dict[str, Shape]
     node = genome.by_id[node_id]
     shape = shapes[node_id]
     if or_pool:
-        (src,) = node.forward_inputs
-        c = shapes[src][0]
-        proj = RateProjection(src, "avgpool2d", np.ones(c), node.kernel, node.stride, (0, 0), delay=1)
+        edge = next(e for e in node.inputs if not e.recurrent)
+        c = shapes[edge.source][0]
+        per = edge.delay if isinstance(edge.delay, tuple) else None      # spikes of a population: always allowed
+        proj = RateProjection(edge.source, "avgpool2d", np.ones(c), node.kernel, node.stride, (0, 0), delay=1,
+                              extra_delay=0 if per is not None else edge.delay, neuron_delays=per)
         return CubaLayer(id=node_id, shape=shape, window=0, nodes=(node_id,), projections=[proj],
                          bias=np.zeros(shape), threshold_float=0.0, leak=0.0, current_leak=0.0, role="or_pool")
     spec = node.neuron
@@ -175,6 +195,48 @@ def _population(genome: Genome, node_id: str, pre_form, shapes: dict[str, Shape]
     return CubaLayer(id=node_id, shape=shape, window=0, nodes=(node_id,), projections=_projections(terms, shapes, gain, shape),
                      bias=np.asarray(rest, dtype=np.float64).reshape(shape) * gain,
                      threshold_float=float(spec.threshold), leak=leak, current_leak=current_leak, reset=spec.reset)
+
+
+# -- axonal delays (genome version 3) --------------------------------------------------------------------
+
+def _through_edge(form: tuple[list[_Term], np.ndarray], edge, j: int) -> tuple[list[_Term], np.ndarray]:
+    """A node's value as read through one of its edges: the edge's delay added to every term (a list of delays,
+    one per element of the value, needs the value to be spikes: terms without linear operations)."""
+    terms, rest = form
+    if not edge.delay:
+        return terms, rest
+    if not isinstance(edge.delay, tuple):
+        return [replace(t, extra=t.extra + edge.delay) for t in terms], rest
+    per = np.asarray(edge.delay, dtype=np.int64)
+    out = []
+    for t in terms:
+        if t.ops:
+            raise _DelayError(f"one delay per source neuron needs spikes on this edge, but {edge.source!r} carries "
+                              f"the analog output of a {t.ops[-1].kind} (from {t.source!r}); give one delay for the "
+                              "whole edge, or delay the edges into that node", f"inputs[{j}].delay")
+        out.append(replace(t, at_source=per if t.at_source is None else t.at_source + per))
+    return out, rest
+
+
+def _at_target(terms: list[_Term], edge, j: int) -> list[_Term]:
+    """Terms as they reach this node's elements, with the edge's target_delay (one per element) added."""
+    if edge.target_delay is None:
+        return terms
+    per = np.asarray(edge.target_delay, dtype=np.int64)
+    for t in terms:
+        if t.at_source is not None:
+            raise _DelayError(f"the spikes on this path already wait per source neuron (a delay list on an edge "
+                              f"before, from {t.source!r}); delays per source and per target neuron on one path would "
+                              "give every synapse its own delay; keep one of them", f"inputs[{j}].target_delay")
+    return [replace(t, at_target=per) for t in terms]
+
+
+def _then(term: _Term, op: "_Op", source: str, j: int) -> _Term:
+    """A term followed by one more linear operation (delays per target neuron must be the last step)."""
+    if term.at_target is not None:
+        raise _DelayError(f"{source!r} delays its input per neuron (target_delay), which then feeds another linear "
+                          "operation here, not neurons; delay this edge instead", f"inputs[{j}]")
+    return replace(term, ops=term.ops + (op,))
 
 
 # -- linear operations ------------------------------------------------------------------------------
@@ -210,6 +272,20 @@ def _node_op(genome: Genome, weights: Weights, node_id: str, analog_maxpool: str
 def _as_projection(op: _Op, source: str, delay: int) -> RateProjection:
     return RateProjection(source, {"scale": "identity"}.get(op.kind, op.kind), op.weight, op.kernel, op.stride,
                           op.padding, delay=delay)
+
+
+def _with_delays(p: RateProjection, term: _Term) -> RateProjection:
+    """The projection of a term with the term's axonal delays."""
+    if term.extra == 0 and term.at_source is None and term.at_target is None:
+        return p
+    per, at = (term.at_source, "source") if term.at_source is not None else (term.at_target, "target")
+    return replace(p, extra_delay=term.extra, neuron_delays=per, neuron_delays_at=at)
+
+
+def _delay_key(term: _Term) -> tuple:
+    """Terms with equal delays (one number, per source and per target neuron) can share a projection."""
+    return (term.extra, None if term.at_source is None else term.at_source.tobytes(),
+            None if term.at_target is None else term.at_target.tobytes())
 
 
 def _apply_op(op: _Op, x: np.ndarray) -> np.ndarray:
@@ -265,12 +341,13 @@ def _scale_input(op: _Op, s: np.ndarray, shape: Shape) -> _Op:
 
 def _projections(terms: list[_Term], shapes: dict[str, Shape], gain: float, dest_shape: Shape
                  ) -> list[RateProjection]:
-    """One projection per (source, delay): parallel paths are summed before quantization (one rounding)."""
-    groups: dict[tuple[str, int], list[RateProjection]] = {}
+    """One projection per (source, delay, axonal delays): parallel paths are summed before quantization (one
+    rounding)."""
+    groups: dict[tuple, list[RateProjection]] = {}
     for term in terms:
-        groups.setdefault((term.source, term.delay), []).append(_term_projection(term, shapes, gain))
+        groups.setdefault((term.source, term.delay, _delay_key(term)), []).append(_term_projection(term, shapes, gain))
     out = []
-    for (source, delay), projs in groups.items():
+    for (source, delay, _), projs in groups.items():
         if len(projs) == 1:
             out.append(projs[0])
             continue
@@ -279,14 +356,13 @@ def _projections(terms: list[_Term], shapes: dict[str, Shape], gain: float, dest
                    (first.kind, first.kernel, first.stride, first.padding, np.shape(first.weight))
                    and p.kind != "sparse" for p in projs)
         if same:
-            out.append(RateProjection(source, first.kind, sum(np.asarray(p.weight) for p in projs), first.kernel,
-                                      first.stride, first.padding, delay=delay))
+            out.append(replace(first, weight=sum(np.asarray(p.weight) for p in projs)))
         else:
             m = sum(p.matrix(shapes[source], dest_shape) for p in projs).tocsr()
             m.sum_duplicates()
             m.eliminate_zeros()
             m.sort_indices()
-            out.append(RateProjection(source, "sparse", m, delay=delay))
+            out.append(replace(first, kind="sparse", weight=m, kernel=(1, 1), stride=(1, 1), padding=(0, 0)))
     return out
 
 
@@ -294,12 +370,12 @@ def _term_projection(term: _Term, shapes: dict[str, Shape], gain: float) -> Rate
     ops = _fold_scales(term.ops)
     if not ops:
         c = shapes[term.source][0]
-        return RateProjection(term.source, "identity", np.full(c, gain), delay=term.delay)
+        return _with_delays(RateProjection(term.source, "identity", np.full(c, gain), delay=term.delay), term)
     if len(ops) == 1:
         op = ops[0]
-        return _as_projection(_Op(op.kind, op.in_shape, op.out_shape, op.weight * gain, op.kernel, op.stride,
-                                  op.padding), term.source, term.delay)
-    return RateProjection(term.source, "sparse", _compose(ops) * gain, delay=term.delay)
+        return _with_delays(_as_projection(_Op(op.kind, op.in_shape, op.out_shape, op.weight * gain, op.kernel,
+                                               op.stride, op.padding), term.source, term.delay), term)
+    return _with_delays(RateProjection(term.source, "sparse", _compose(ops) * gain, delay=term.delay), term)
 
 
 def _compose(ops: list[_Op]):  # -> scipy.sparse.csr_matrix

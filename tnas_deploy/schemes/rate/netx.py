@@ -52,6 +52,7 @@ from ...layers import Layer
 from ..ttfs.scheme import NETX_CANNOT_TTFS
 from .layers import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer, run_length
 from ...quantization import QuantNote
+from ...regression import regression_outputs
 from .quantize import abs_max_weight, decay_register, quantize_weight, require_bias_in_v
 
 #: Lava's LIF left-shifts synaptic input, bias (netx: bias_exp = 6) and threshold by this.
@@ -215,7 +216,8 @@ def quantize_for_netx(layers: list[Layer], fmt: NumericFormat) -> tuple[list[Lay
             projs = scaled(layer, scale)
             bias = _bias_mantissas(np.asarray(layer.bias, dtype=np.float64) * scale, layer.id)
             out.append(RateReadoutLayer(id=layer.id, shape=layer.shape, window=0, nodes=layer.nodes, mode="membrane",
-                                        projections=projs, bias=bias, shift=ACT_SHIFT, scale=1.0 / scale))
+                                        projections=projs, bias=bias, shift=ACT_SHIFT, scale=1.0 / scale,
+                                        tau=layer.tau))
         else:
             out.append(layer)
     return out, notes, errors
@@ -254,15 +256,22 @@ def compile_for_netx(inputs, steps: int | None = None, progress: bool = False,
         raise DeployError("time steps must be between 1 and 65536", None, "--steps")
     fmt = lava_format(inputs.profile.require_format(), inputs.profile.path)
     layers, lower_notes = lower_rate(genome, inputs.weights, analog_maxpool)
+    options = {"saturate": False, "steps": T, "analog_maxpool": analog_maxpool, "quantized_for": "netx"}
     try:
-        q_layers, notes, errors = quantize_for_netx(layers, fmt)
+        if genome.chip_integers is not None:     # an imported netx file: its own integers, not quantized again
+            from .exact import exact_rate
+            exact = exact_rate(layers, fmt, genome.chip_integers["state_scales"], genome.source)
+            q_layers, notes, errors = exact.layers, [n.to_json() for n in exact.notes], exact.weight_error
+            options["chip_integers"] = True
+        else:
+            q_layers, notes, errors = quantize_for_netx(layers, fmt)
+            notes.append({"layer": "*", "variable": "weights",
+                          "message": "quantized for netx: weights W << 6 with |W| <= 254, biases b << 6"})
     except OverflowReport as exc:
         raise OverflowReport(exc.message, genome.source, exc.field) from None
     net = CompiledNetwork(
-        steps=T, layers=q_layers, fmt=fmt, windows={}, window_method="none (rate coding)",
-        options={"saturate": False, "steps": T, "analog_maxpool": analog_maxpool, "quantized_for": "netx"},
-        notes=lower_notes + notes + [{"layer": "*", "variable": "weights", "message":
-                                      "quantized for netx: weights W << 6 with |W| <= 254, biases b << 6"}],
+        steps=T, layers=q_layers, fmt=fmt, windows={}, window_method="none (rate coding)", options=options,
+        notes=lower_notes + notes,
         quantization_error={k: round(v, 12) for k, v in errors.items()},
         coding="rate", run_steps=run_length(q_layers, T), **network_identity(inputs))
     headroom, overflows = measure_rate_headroom(net, inputs.calibration, progress)
@@ -333,10 +342,10 @@ def _synapse_blocks(layer: CubaLayer | RateReadoutLayer, p: RateProjection,
     elif p.kind == "sparse":
         w = None
     else:
-        w = _stored_weights(layer.id, p.weight, layer.shift)
+        w = _stored_weights(layer.id, p.mantissas_at(layer.shift, layer.shape), layer.shift)   # with groups
     if len(out_shape) == 1:
         if p.kind == "sparse":
-            mat = _stored_weights(layer.id, p.weight.toarray(), layer.shift)
+            mat = _stored_weights(layer.id, p.mantissas_at(layer.shift, layer.shape).toarray(), layer.shift)
         elif p.kind == "dense":
             mat = w
         elif p.kind == "identity":
@@ -390,6 +399,8 @@ def netx_blocks(net: CompiledNetwork) -> NetxPlan:
     layers = net.layers
     inp, readout = layers[0], layers[-1]
     assert isinstance(inp, RateInputLayer) and isinstance(readout, RateReadoutLayer)
+    if readout.tau is not None:
+        raise _refuse(readout.id, "tau", "a leaky readout (readout tau) is not exported to netx; leave tau out")
     plan = NetxPlan([NetxBlock("input", tuple(inp.shape))], readout=readout.mode)
     prev: Layer = inp
     chain = [la for la in layers if isinstance(la, CubaLayer)] + ([readout] if readout.mode == "membrane" else [])
@@ -400,10 +411,11 @@ def netx_blocks(net: CompiledNetwork) -> NetxPlan:
                           "add, a skip connection or a recurrent edge; every netx layer has exactly one synapse, from "
                           "the layer before it")
         p = layer.projections[0]
-        if p.delay != 1:
-            raise _refuse(layer.id, "delay", f"it reads {p.source!r} {p.delay} steps late (a recurrent edge); netx's "
-                          "layers read the previous layer one step late (its dense_rec feeds a layer back after one "
-                          "step, where a genome's recurrent edge arrives after two)")
+        if p.delay != 1 or p.axonal:   # axonal delays (genome version 3): the export does not write them yet
+            raise _refuse(layer.id, "delay", f"it reads {p.source!r} up to {p.longest_delay} steps late (" + (
+                "axonal delays, which the netx export does not write)" if p.axonal else "a recurrent edge); netx's layers "
+                "read the previous layer one step late (its dense_rec feeds a layer back after one step, where a "
+                "genome's recurrent edge arrives after two)"))
         if p.source != prev.id:
             raise _refuse(layer.id, "inputs", f"it reads {p.source!r}, not the population before it ({prev.id!r}); netx "
                           "layers form a chain")
@@ -474,7 +486,8 @@ def _metadata(net: CompiledNetwork, plan: NetxPlan) -> dict[str, Any]:
             "logit_scale": getattr(readout, "scale", 1.0) if plan.readout == "membrane" else 1.0,
             "layers": [_node_name(net, b.layer_id) for b in plan.blocks if b.layer_id is not None],
             "readout_id": readout.id,
-            "exact_unless": plan.conditions}
+            "exact_unless": plan.conditions,
+            **({"outputs": list(outputs)} if (outputs := regression_outputs(net)) else {})}
 
 
 def _node_name(net: CompiledNetwork, layer_id: str) -> str:
@@ -531,9 +544,6 @@ def export_netx(net: CompiledNetwork, path: str | Path) -> NetxPlan:
     plan = netx_blocks(net)
     write_netx(plan, path, _metadata(net, plan))
     return plan
-
-
-# -- running a file on Lava ------------------------------------------------------------------------
 
 
 __all__ = ["NETX_CANNOT_TTFS", "NetxBlock", "NetxPlan", "compile_for_netx", "dense_effect", "export_netx",

@@ -13,6 +13,7 @@ that snnTorch and Norse use (one step of `dt` seconds per tnas-deploy step; docs
 | LIF neuron, tau in steps                 | LIF(tau = tau dt, r = 1 (decay_input) or tau, v_leak 0, v_reset 0) |
 | LIF with tau_current                     | CubaLIF(tau_syn = tau_current dt, tau_mem = tau dt, w_in = tau_current, r as LIF) |
 | readout membrane / spike_count           | I(r = 1/dt) -> Output / Output of the neuron                      |
+| leaky membrane readout, tau in steps     | LI(tau = tau dt, r = tau, v_leak 0): v keeps 1 - 1/tau, adds I     |
 
 The graph's metadata key `tnas_deploy.rate` (a JSON text) records dt, the steps T, the readout mode, the
 classes and the timing rule (every population's spikes reach its consumers one step later, chip time);
@@ -35,6 +36,19 @@ from ...genome import Genome
 from ...interop.imported import unique_name
 from ...interop.nir_common import RATE_EXTENSION, RATE_EXTENSION_VERSION, refuse_node, write_graph
 from ...weights import Weights
+
+
+def _membrane_readout(tau: float | None, shape: tuple[int, ...], dt: float):
+    """The NIR node of a membrane readout: an integrator I(r = 1/dt) (v += dt r I), or for a leaky readout of tau
+    steps an LI(tau dt, r = tau, v_leak 0), whose Euler step v += (-v + r I) / tau keeps 1 - 1/tau and adds I."""
+    import nir
+
+    if tau is None:
+        return nir.I(r=np.full(shape, 1.0 / dt), metadata={RATE_EXTENSION: json.dumps(
+            {"readout": "membrane", "semantics": "the integrator's value after the T + D steps is the logit vector"})})
+    return nir.LI(tau=np.full(shape, tau * dt), r=np.full(shape, float(tau)), v_leak=np.zeros(shape),
+                  metadata={RATE_EXTENSION: json.dumps({"readout": "membrane", "tau": tau, "semantics": "the leaky "
+                            "integrator's value after the T + D steps is the logit vector"})})
 
 
 def rate_genome_to_nir(genome: Genome, weights: Weights, dt: float = 1.0):
@@ -63,6 +77,9 @@ def rate_genome_to_nir(genome: Genome, weights: Weights, dt: float = 1.0):
             if edge.recurrent:
                 raise refuse_node(genome, node_id, "a recurrent edge: tnas-deploy delays it by one step more than a forward "
                               "edge, which a NIR cycle does not say", f"inputs[{j}]")
+            if edge.delayed:
+                raise refuse_node(genome, node_id, "an axonal delay (genome version 3): the NIR export does not write "
+                                  "delays", f"inputs[{j}]")
         srcs = list(node.forward_inputs)
         shape = shapes[node_id]
         if tag == "input":
@@ -136,8 +153,7 @@ def rate_genome_to_nir(genome: Genome, weights: Weights, dt: float = 1.0):
     n_out = int(np.prod(shapes[src]))
     output = unique_name("output", taken)
     if readout.mode == "membrane":
-        nodes[readout.id] = nir.I(r=np.full(shapes[src], 1.0 / dt), metadata={RATE_EXTENSION: json.dumps(
-            {"readout": "membrane", "semantics": "the integrator's value after the T + D steps is the logit vector"})})
+        nodes[readout.id] = _membrane_readout(readout.tau, shapes[src], dt)
         for o in outs[src]:
             edges.append((o, readout.id))
         last = readout.id

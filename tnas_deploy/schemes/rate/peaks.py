@@ -51,7 +51,7 @@ class _Synapses:
 
     source: str
     delay: int
-    shift: int
+    shift: int | np.ndarray                 # per output neuron with precision groups
     dtype: type
     from_input: bool
     dense: np.ndarray | None = None         # (inputs, outputs) in `dtype`
@@ -78,7 +78,8 @@ def _synapses(p: RateProjection, layer: CubaLayer | RateReadoutLayer, src: Layer
     from_input = isinstance(src, RateInputLayer)
     payload = RATE_INPUT_LEVELS if from_input else 1
     dtype = exact_dtype(p, src.shape, layer.shape, payload)
-    out = _Synapses(p.source, p.delay, p.state_shift(layer.shift), dtype, from_input)
+    out = _Synapses(p.source, p.delay, p.neuron_shifts(p.state_shift(layer.shift), layer.shape, flat=True), dtype,
+                    from_input)
     matrix = p.matrix(tuple(src.shape), tuple(layer.shape)).tocsr()
     size = matrix.shape[0] * matrix.shape[1]
     widths = np.diff(matrix.indptr)
@@ -109,7 +110,9 @@ def measure_peaks(layers: list[Layer], x: np.ndarray, steps: int, state_bits: in
     order: list[CubaLayer | RateReadoutLayer] = [layer for layer in layers if isinstance(layer, CubaLayer)]
     if readout.mode == "membrane":
         order.append(readout)
-    synapses = {layer.id: [_synapses(p, layer, by_id[p.source]) for p in layer.projections] for layer in order}
+    # one _Synapses per delay: a projection with per-neuron axonal delays is split into its parts of one delay each
+    synapses = {layer.id: [_synapses(part, layer, by_id[p.source]) for p in layer.projections
+                           for part in p.arrival_parts(by_id[p.source].shape, layer.shape)] for layer in order}
     position = {layer.id: i for i, layer in enumerate(order)}
     # a chunk may not read what a later population (or itself) emits within the same chunk
     chunk_cap = min([s.delay for layer in order for s in synapses[layer.id]
@@ -177,7 +180,7 @@ class _Batch:
             bias = np.asarray(layer.bias, dtype=INT)
             for k in range(t1 - t0):
                 a_in = constant if per_step is None else per_step[k] + constant   # (small: the readout)
-                self.acc, raw = accumulate_step(self.acc, a_in, bias, self.state_bits)
+                self.acc, raw = accumulate_step(self.acc, a_in, bias, self.state_bits, layer.dv)
                 peak["v"] = max(peak["v"], raw)
             return
         params = CubaParams(layer.du, layer.dv, layer.threshold, layer.reset == "subtract", self.state_bits)

@@ -8,8 +8,12 @@ Per CUBA population, one state scale S (state units per real unit of current):
 * weights: m = round(w S / 2**s), each projection with the smallest shift s (exponent + input shift) that
   keeps its |m| <= 2**(weight_bits-1) - 1 (full mantissa precision per projection, so a weak path next to
   a strong one loses nothing); graded input weights are per payload unit; the layer's shift is the
-  smallest, and each projection's synapses shift by the difference (the weight exponent on a chip);
-* bias: b S, rounded to mantissa << exponent of the bias register (exponent shared per population);
+  smallest, and each projection's synapses shift by the difference (the weight exponent on a chip); output
+  channels whose weights are 4x smaller or more get a smaller shift of their own (precision groups,
+  `quantization.channel_groups`, docs/fixed_point.md section 11);
+* bias: b S, rounded to mantissa << exponent of the bias register (exponent shared per population); with
+  calibration data, minus the mean current the weight rounding adds (`bias_correction`, docs/fixed_point.md
+  section 12), except where the bias would sit in the current u (tau_current);
 * decays: du = round(4096 (1 - current_leak)), dv = round(4096 (1 - leak)); a decay 12 bits cannot hold
   exactly is reported as a note.
 
@@ -20,13 +24,16 @@ raises `OverflowReport` naming the layer and the variable.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from ...errors import OverflowReport
 from ...fixed_point import DECAY_UNITY, INT, RATE_INPUT_LEVELS, NumericFormat
 from ...layers import Layer
 from ...lost_weights import dominant_weight, times, weight_loss
-from ...quantization import QuantNote, QuantResult
+from ...projection import expand_per_channel
+from ...quantization import QuantNote, QuantResult, channel_groups, group_note
+from .bias_correction import InputMeans, current_shift
 from .layers import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
 
 #: How a weight in a message relates to the weights file: the lowering folds these into it.
@@ -42,28 +49,67 @@ def abs_max_weight(p: RateProjection) -> float:
     return float(np.max(np.abs(p.weight), initial=0.0))
 
 
-def _quantize_projections(projections: list[RateProjection], scale: float, per_payload, fmt: NumericFormat
-                          ) -> tuple[list[RateProjection], float]:
+def _quantize_projections(projections: list[RateProjection], scale: float, per_payload, fmt: NumericFormat,
+                          layer: Layer, notes: list[QuantNote]) -> tuple[list[RateProjection], float]:
     """Each projection's mantissas at state scale `scale`, with the smallest shift that keeps its own largest
-    weight within the mantissa range (its full precision). Returns the projections and the worst relative
-    weight error."""
+    weight within the mantissa range (its full precision), and output channels whose weights are smaller by a
+    factor of 4 or more in precision groups with their own smaller shifts (`quantization.channel_groups`).
+    Returns the projections and the worst relative weight error."""
     out, err = [], 0.0
+    grouped: list[tuple[str, np.ndarray]] = []
     for p in projections:
-        top = abs_max_weight(p) * per_payload(p)
-        shift = fmt.shift_min
-        while shift < fmt.shift_max and round(top * scale / 2 ** shift) > fmt.weight_mant_max:
-            shift += 1
-        factor = scale * per_payload(p) / 2 ** shift
-        q = quantize_weight(p, factor)
-        q.shift = shift
+        per = per_payload(p)
+        tops = p.channel_abs_max(layer.shape)
+        best = _smallest_shifts(tops * per * scale, fmt)
+        shift = int(best.max(initial=fmt.shift_min))
+        shifts = channel_groups(best, tops > 0, shift)
+        if np.all(shifts == shift):               # one exponent for every channel: no groups
+            factor = scale * per / 2 ** shift
+            q = quantize_weight(p, factor)
+            q.shift = shift
+        else:
+            factor = scale * per / 2.0 ** _channel_layout(p, shifts, layer.shape)
+            q = quantize_weight(p, factor)
+            q.shift, q.channel_shift = int(shifts.min()), shifts
+            grouped.append((repr(p.source) + (f" (delay {p.delay})" if p.delay != 1 else ""), shifts))
         out.append(q)
         err = max(err, _weight_error(p, q, factor))
+    if grouped:
+        notes.append(group_note(layer.id, grouped, fmt.input_shift))
     return out, err
 
 
-def quantize_weight(p: RateProjection, factor: float) -> RateProjection:
-    """Mantissas round(w * factor) in the projection's own layout (zeros dropped from sparse maps)."""
+def _smallest_shifts(tops: np.ndarray, fmt: NumericFormat) -> np.ndarray:
+    """Per channel, the smallest shift in the exponent range whose mantissa round(top / 2**s) fits (the largest
+    shift when none does)."""
+    shifts = np.full(np.shape(tops), fmt.shift_max, dtype=np.int64)
+    open_ = np.ones(np.shape(tops), dtype=bool)
+    for shift in range(fmt.shift_min, fmt.shift_max):
+        fits = open_ & (np.rint(tops / 2 ** shift) <= fmt.weight_mant_max)
+        shifts[fits] = shift
+        open_ &= ~fits
+    return shifts
+
+
+def _channel_layout(p: RateProjection, values: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
+    """A per-output-channel vector shaped to multiply the projection's weights element by element (one value per
+    row of a sparse matrix, as a column)."""
+    values = np.asarray(values, dtype=np.float64)
     if p.kind == "sparse":
+        return expand_per_channel(values, out_shape).reshape(-1, 1)
+    return values.reshape((-1,) + (1,) * (np.ndim(p.weight) - 1))
+
+
+def quantize_weight(p: RateProjection, factor: float | np.ndarray) -> RateProjection:
+    """Mantissas round(w * factor) in the projection's own layout (zeros dropped from sparse maps)."""
+    if p.kind == "sparse" and np.ndim(factor):      # one factor per row (precision groups)
+        m = p.weight.multiply(factor).tocsr().astype(np.float64)
+        m.data = np.rint(m.data)
+        m = m.astype(np.int64)
+        m.eliminate_zeros()
+        m.sort_indices()
+        w = m
+    elif p.kind == "sparse":
         m = p.weight.copy().astype(np.float64)
         m.data = np.rint(m.data * factor)
         m = m.astype(np.int64)
@@ -72,10 +118,10 @@ def quantize_weight(p: RateProjection, factor: float) -> RateProjection:
         w = m
     else:
         w = np.rint(np.asarray(p.weight, dtype=np.float64) * factor).astype(INT)
-    return RateProjection(p.source, p.kind, w, p.kernel, p.stride, p.padding, delay=p.delay)
+    return replace(p, weight=w, shift=None)     # geometry and delays as they are
 
 
-def _weight_error(p: RateProjection, q: RateProjection, factor: float) -> float:
+def _weight_error(p: RateProjection, q: RateProjection, factor: float | np.ndarray) -> float:
     if p.kind == "sparse":
         a, b = p.weight.toarray(), q.weight.toarray() / factor
     else:
@@ -173,8 +219,28 @@ def _bias_cause(bmax: float, wmax: float, fmt: NumericFormat) -> str:
             f"and the bias register holds at most {fmt.bias_mant_max << fmt.bias_exp_max} state units")
 
 
+def _state_bias(layer: CubaLayer | RateReadoutLayer, projs: list[RateProjection], scale: float, per_payload,
+                input_means: InputMeans | None, fmt: NumericFormat) -> np.ndarray:
+    """The layer's bias in state units (flat): b S, minus the mean current its weights' rounding adds on the
+    calibration data (`input_means`; none: no correction). A bias kept in the current u (tau_current) stays
+    as it is: Loihi adds the bias to v, so a layer with tau_current must keep a zero bias. The correction is a
+    refinement: it never pushes a bias that fits the register past it (it is clipped to the register there)."""
+    bias = np.asarray(layer.bias, dtype=np.float64).reshape(-1) * scale
+    if input_means is None or layer.id not in input_means or getattr(layer, "current_leak", 0) > 0:
+        return bias
+    corrected = bias.copy()
+    for p, q, mean in zip(layer.projections, projs, input_means[layer.id]):
+        step = 2.0 ** (q.shift if q.channel_shift is None else _channel_layout(p, q.channel_shift, layer.shape))
+        corrected = corrected - current_shift(p, q, scale * per_payload(p), step, mean)
+    limit = float(fmt.bias_mant_max << fmt.bias_exp_max)
+    return np.where(np.abs(bias) <= limit, np.clip(corrected, -limit, limit), corrected)
+
+
 def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = False,
-                  scale_drop: dict[str, int] | None = None, run_steps: int = 1) -> QuantResult:
+                  scale_drop: dict[str, int] | None = None, run_steps: int = 1,
+                  input_means: InputMeans | None = None) -> QuantResult:
+    """The quantized layers; `input_means` (mean arrivals per projection on calibration data,
+    `bias_correction.mean_inputs`) turns on bias correction."""
     drops = scale_drop or {}
     by_id = {layer.id: layer for layer in layers}
     notes: list[QuantNote] = []
@@ -231,7 +297,7 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
                 scale = threshold / theta
             else:
                 threshold = 0
-            projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
+            projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt, layer, notes)
             causes = {"threshold": f"the threshold {theta:.4g} is {times(theta, wmax)} times the largest |weight| "
                                    f"{wmax:.4g}{FOLDED}, and the threshold register holds at most {top} state units",
                       "bias": _bias_cause(bmax, wmax, fmt)}
@@ -239,7 +305,8 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
                                       bound or "weight", drops.get(layer.id, 0), fmt, saturate, notes)
             shift = min((q.shift for q in projs), default=fmt.shift_min)
             errors[layer.id] = err
-            bias_q = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)
+            bias_q = _bias_register(_state_bias(layer, projs, scale, per_payload, input_means, fmt), fmt, layer.id,
+                                    saturate, notes)
             out.append(_copy(layer, projs, shift=shift, du=decay_register(layer.current_leak, layer.id, "du", notes),
                              dv=decay_register(layer.leak, layer.id, "dv", notes), threshold=int(threshold),
                              bias_q=bias_q.reshape(layer.shape), scale=scale))
@@ -257,7 +324,7 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
                 candidates["bias"] = (fmt.bias_mant_max << fmt.bias_exp_max) / bmax
             bound = min(candidates, key=candidates.__getitem__) if candidates else None
             scale = (candidates[bound] if bound is not None else 1.0) / 2.0 ** drops.get(layer.id, 0)
-            projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt)
+            projs, err = _quantize_projections(layer.projections, scale, per_payload, fmt, layer, notes)
             causes = {"v": f"the readout's worst case (every source active at each of {run_steps} steps: {worst:.4g}) "
                            f"must fit the {fmt.state_bits}-bit state",
                       "bias": _bias_cause(bmax, wmax, fmt)}
@@ -265,7 +332,8 @@ def quantize_rate(layers: list[Layer], fmt: NumericFormat, saturate: bool = Fals
                                       bound or "weight", drops.get(layer.id, 0), fmt, saturate, notes)
             shift = min((q.shift for q in projs), default=fmt.shift_min)
             errors[layer.id] = err
-            bias = _bias_register(np.asarray(layer.bias, dtype=np.float64) * scale, fmt, layer.id, saturate, notes)
+            bias = _bias_register(_state_bias(layer, projs, scale, per_payload, input_means, fmt), fmt, layer.id,
+                                  saturate, notes)
             out.append(RateReadoutLayer(id=layer.id, shape=layer.shape, window=0, nodes=layer.nodes, mode="membrane",
                                         projections=projs, bias=bias, shift=shift, scale=1.0 / scale))
         else:

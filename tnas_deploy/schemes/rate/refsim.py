@@ -78,25 +78,29 @@ class _Runner:
         self.run = run_length(layers, steps)
         self.integer = integer
         self.state_bits = state_bits
-        self.dtypes: dict[tuple[str, int], type] = {}
+        # every projection as parts of one delay each (a projection with per-neuron axonal delays has several)
+        self.parts: dict[str, list[tuple[RateProjection, type]]] = {}
         for layer in layers:
-            for i, p in enumerate(getattr(layer, "projections", [])):
+            parts = []
+            for p in getattr(layer, "projections", []):
                 src = self.by_id[p.source]
                 payload = RATE_INPUT_LEVELS if isinstance(src, RateInputLayer) else 1
-                self.dtypes[(layer.id, i)] = (exact_dtype(p, src.shape, layer.shape, payload) if integer
-                                              else np.float64)
+                for part in p.arrival_parts(src.shape, layer.shape):
+                    parts.append((part, exact_dtype(part, src.shape, layer.shape, payload) if integer else np.float64))
+            self.parts[layer.id] = parts
 
     def synaptic_input(self, layer: CubaLayer | RateReadoutLayer, emitted: dict[str, list[np.ndarray]], t: int,
                        batch: int) -> np.ndarray:
         total = np.zeros((batch, layer.size), dtype=INT if self.integer else np.float64)
-        for i, p in enumerate(layer.projections):
+        for p, dtype in self.parts[layer.id]:
             if t - p.delay < 0:
                 continue
             src = emitted[p.source][t - p.delay]
             if not src.any():
                 continue
-            value = _project(p, src, self.by_id[p.source].shape, self.dtypes[(layer.id, i)])
-            total = total + (weight_to_state(np.rint(value), p.state_shift(layer.shift)) if self.integer else value)
+            value = _project(p, src, self.by_id[p.source].shape, dtype)
+            shift = p.neuron_shifts(p.state_shift(layer.shift), layer.shape, flat=True)   # per channel: groups
+            total = total + (weight_to_state(np.rint(value), shift) if self.integer else value)
         return total
 
     def simulate(self, payload: np.ndarray, on_step: Callable[[], None] | None = None
@@ -138,10 +142,13 @@ class _Runner:
                 elif layer.mode == "membrane":
                     a_in = self.synaptic_input(layer, emitted, t, batch)
                     if self.integer:
-                        acc, pr = accumulate_step(acc, a_in, np.asarray(layer.bias, dtype=INT), self.state_bits)
+                        acc, pr = accumulate_step(acc, a_in, np.asarray(layer.bias, dtype=INT), self.state_bits,
+                                                  layer.dv)
                         peaks[layer.id]["v"] = max(peaks[layer.id]["v"], pr)
-                    else:
+                    elif layer.tau is None:
                         acc = acc + a_in + layer.bias
+                    else:           # the leaky readout of genome version 3
+                        acc = acc * layer.leak + a_in + layer.bias
             if on_step is not None:
                 on_step()
         # the input's raster marks non-zero payloads (graded events), the populations' their spikes
@@ -211,9 +218,9 @@ def rate_counts(layers: list[Layer], rasters: dict[str, np.ndarray], n: int, run
         events = zeros.copy()
         for p in getattr(layer, "projections", []):   # graded input: one event per non-zero payload per synapse
             src = by_id[p.source]
-            fan = p.fan_out(src.shape, layer.shape).reshape(-1)
-            spikes = rasters[p.source].reshape(n, run, -1)[:, :run - p.delay].sum(axis=1)
-            events = events + spikes.astype(INT) @ fan
+            for delay, fan, _ in p.fan_out_by_arrival(src.shape, layer.shape):   # events arriving within the run
+                spikes = rasters[p.source].reshape(n, run, -1)[:, :max(run - delay, 0)].sum(axis=1)
+                events = events + spikes.astype(INT) @ fan.reshape(-1)
         spikes = rasters[layer.id].reshape(n, -1).sum(axis=1).astype(INT) if layer.id in rasters else zeros
         counts[layer.id] = {"spikes": spikes, "synaptic_events": events,
                             "neuron_updates": zeros if isinstance(layer, RateInputLayer) else np.full(n, layer.size * run, INT)}

@@ -11,6 +11,7 @@ from ...compiled import CompiledNetwork
 from ...data import load_dataset
 from ...dataset import Dataset
 from ...genome import Genome
+from ...regression import regression_outputs
 from ...result import SimResult
 from ..base import CompileOptions, ExportRequest, Progress, Scheme
 from . import activity, compile, refsim
@@ -27,12 +28,13 @@ class RateScheme(Scheme):
     def load_data(self, path: str | Path, target: Genome | CompiledNetwork, role: str = "--input",
                   window_us: float | None = None) -> Dataset:
         if isinstance(target, Genome):
-            shape, classes, steps, values = target.task.input_shape, target.task.classes, target.steps, \
+            shape, classes, steps, values = target.task.input_shape, target.task.names, target.steps, \
                 target.rate_input or "intensity"
         else:
             shape, classes, steps, values = target.input_shape, target.classes, target.steps, target.layers[0].values
-        return load_dataset(path, tuple(shape), len(classes), role, window_us=window_us, rate_steps=steps,
-                            rate_values=values)
+        outputs = regression_outputs(target)
+        return load_dataset(path, tuple(shape), None if outputs else len(classes), role, window_us=window_us,
+                            rate_steps=steps, rate_values=values, real_outputs=len(outputs) if outputs else None)
 
     def sample_shapes(self, net: CompiledNetwork) -> list[tuple[int, ...]]:
         return [tuple(net.input_shape), (net.steps, *net.input_shape)]

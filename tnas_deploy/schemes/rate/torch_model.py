@@ -8,8 +8,10 @@ simulators are compared against, so it follows the page to the letter:
 * nodes without a neuron (conv2d, dense, batchnorm, avgpool2d, flatten, add, concat, and a maxpool2d of
   analog values) are evaluated within a step;
 * a recurrent edge reads its source one step earlier than a forward edge would, and the source's *rest
-  value* (biases only, no population has spiked) at step 0; it is added to its destination's output;
-* the input emits the sample at steps 0 .. T-1 and the network runs for T + D steps (`run_length`).
+  value* (biases only, no population has spiked) at step 0; it is added to its destination's output; a
+  `same_step` one (version 3) reads its source in the same step, evaluated first (`_step_order`);
+* the input emits the sample at steps 0 .. T-1 and the network runs for T + D steps (`run_length`);
+* a leaky membrane readout (version 3, readout tau) keeps 1 - 1/tau of its value per step.
 
 The neuron maths are pure functions (`neuron_step`, `spike`); `RateSNN` is a thin graph walker on top.
 Parameters are named `layers.<node id>.<tensor>` (PyTorch's own names), as in `tnas_deploy.ann`, so the
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import DeployError
 from ...genome import Genome
 from ...genome import nodes as N
 from ...torch_weights import NodeWeights
@@ -162,11 +165,15 @@ class RateSNN(NodeWeights):
         readout = genome.readout
         self.readout_mode: str = readout.mode
         self.readout_source: str = readout.forward_inputs[0]
+        #: the share a leaky membrane readout (genome version 3, readout tau) keeps per step; None: no leak
+        self.readout_keep: float | None = None if readout.tau is None else 1.0 - 1.0 / readout.tau
         if self.readout_mode == "spike_count" and self.readout_source not in self._pop_set:
             raise ValueError(f"readout mode spike_count needs a population as input, "
                              f"{self.readout_source!r} has no neuron")
-        # Only these nodes' previous values are needed (sources of recurrent edges).
-        self._recurrent_sources = sorted({e.source for n in genome.nodes for e in n.inputs if e.recurrent})
+        # Only these nodes' previous values are needed (sources of recurrent edges read one step later).
+        self._recurrent_sources = sorted({e.source for n in genome.nodes for e in n.inputs
+                                          if e.recurrent and not e.same_step})
+        self._step_order = _step_order(genome, self._pop_set)
         self._rest_order = _rest_order(genome, self._pop_set)
         self.layers = nn.ModuleDict()
         for node in genome.nodes:
@@ -202,11 +209,12 @@ class RateSNN(NodeWeights):
 
     def _value(self, node: N.Node, seen: dict[str, torch.Tensor], previous: dict[str, torch.Tensor],
                rest_pass: bool = False) -> torch.Tensor:
-        """op(forward inputs as seen now) + the recurrent inputs' previous values (docs/rate.md 1)."""
+        """op(forward inputs as seen now) + the recurrent inputs' previous values (docs/rate.md 1), or their
+        values now for a same_step edge."""
         y = self._op(node, [seen[s] for s in node.forward_inputs], rest_pass)
         for e in node.inputs:
             if e.recurrent:
-                y = y + previous[e.source]
+                y = y + (seen if e.same_step else previous)[e.source]
         return y
 
     def rest_values(self) -> dict[str, torch.Tensor]:
@@ -247,18 +255,19 @@ class RateSNN(NodeWeights):
         emitted = dict(zeros)                                   # each population's emission at step t - 1
         states = {nid: NeuronState(zeros[nid], zeros[nid]) for nid in self.neurons}
         previous = self.rest_values() if self._recurrent_sources else {}   # values at step t - 1
-        logits = x.new_zeros((batch, len(genome.task.classes)))
+        logits = x.new_zeros((batch, len(genome.task.names)))
         trace: dict[str, list[torch.Tensor]] = {p: [] for p in self.populations} if record else {}
         input_id = genome.input_node.id
         for t in range(self.run_steps):
-            seen: dict[str, torch.Tensor] = {}      # what forward consumers see at step t
+            # what forward consumers see at step t: a population's emission of step t - 1 (one step of delay per
+            # population hop), known before any node of step t is evaluated
+            seen: dict[str, torch.Tensor] = {p: emitted[p] for p in self.populations}
             emitting: dict[str, torch.Tensor] = {}  # what populations emit at step t
-            for node_id in genome.order:
+            for node_id in self._step_order:
                 node = genome.by_id[node_id]
                 if node_id not in self._pop_set:
                     seen[node_id] = self._value(node, seen, previous)
                     continue
-                seen[node_id] = emitted[node_id]    # one step of delay per population hop
                 if node_id == input_id:
                     out = (x if frames is None else frames[:, t]) if t < self.steps else zeros[node_id]
                 elif node.neuron is None:           # maxpool2d of spikes: OR within the window
@@ -269,8 +278,10 @@ class RateSNN(NodeWeights):
                 emitting[node_id] = out
             if self.readout_mode == "spike_count":
                 logits = logits + emitting[self.readout_source].flatten(1)
-            else:
+            elif self.readout_keep is None:
                 logits = logits + seen[self.readout_source].flatten(1)
+            else:
+                logits = logits * self.readout_keep + seen[self.readout_source].flatten(1)
             if record:
                 for p in self.populations:
                     trace[p].append(emitting[p])
@@ -364,6 +375,26 @@ def _module_for(node: N.Node, genome: Genome) -> nn.Module | None:
     return None
 
 
+def _step_order(genome: Genome, populations: set[str]) -> list[str]:
+    """The order in which one step evaluates the nodes: the genome's order, or with same_step backward edges an
+    order that puts each such edge's source before the node it enters (a population's value at a step is its
+    previous emission, so an edge from a population never orders anything)."""
+    if not any(e.same_step for n in genome.nodes for e in n.inputs):
+        return list(genome.order)
+    needs = {n.id: {e.source for e in n.inputs if (not e.recurrent or e.same_step) and e.source not in populations}
+             for n in genome.nodes}
+    position = {node_id: k for k, node_id in enumerate(genome.order)}
+    order: list[str] = []
+    done: set[str] = set()
+    while len(order) < len(needs):
+        ready = sorted((n for n in needs if n not in done and needs[n] <= done), key=position.__getitem__)
+        if not ready:   # pragma: no cover - the compile refuses a loop through no neuron first
+            raise ValueError(f"a loop through no neuron among {sorted(set(needs) - done)}")
+        order.extend(ready)
+        done.update(ready)
+    return order
+
+
 def _rest_order(genome: Genome, populations: set[str]) -> list[str]:
     """An evaluation order for rest values: a node needs every non-population input (forward or
     recurrent) first; populations rest at 0 and need nothing. A cycle here is a loop of backward edges
@@ -387,6 +418,11 @@ def build_rate_snn(genome: Genome, weights: Weights | None = None) -> RateSNN:
     """The float model of a rate-coded genome, in eval mode, float32 (call `.double()` for float64), with
     `weights` (as returned by `tnas_deploy.weights.load_weights`) loaded if given; otherwise PyTorch's
     default initialisation under the caller's seed. Call `.train()` before training."""
+    delayed = next(((k, j) for k, n in enumerate(genome.nodes) for j, e in enumerate(n.inputs) if e.delayed), None)
+    if delayed is not None:
+        k, j = delayed
+        raise DeployError("the float SNN (torch) has no axonal delays; the reference simulator runs them "
+                          "(`tnas-deploy run`)", genome.source, f"nodes[{k}] (id {genome.nodes[k].id!r}).inputs[{j}]")
     model = RateSNN(genome)
     if weights is not None:
         model.load_weights(weights)

@@ -28,7 +28,8 @@ def worst_case(net: CompiledNetwork, layer: TtfsLayer | ReadoutLayer) -> dict[st
     by_id = net.by_id
     row: np.ndarray | float = 0.0
     for p in layer.projections:
-        state_w = np.abs(weight_to_state(p.weight, layer.shift)).astype(np.float64)
+        low = layer.shift if p.channel_shift is None else min(layer.shift, int(p.channel_shift.min()))
+        state_w = np.abs(weight_to_state(p.mantissas_at(low, layer.shape, layer.shift), low)).astype(np.float64)
         row = row + Projection(p.source, p.kind, state_w, p.kernel, p.stride, p.padding).abs_row_sum(
             by_id[p.source].shape, layer.shape)
     u = int(np.max(row)) if np.size(row) else 0

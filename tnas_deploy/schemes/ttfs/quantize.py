@@ -8,7 +8,9 @@ Per TTFS layer n (own step Delta_n, sources' steps Delta_j):
   s = exponent + input_shift is the smallest that fits the largest weight (full mantissa precision);
   rho starts at threshold_shift + RAMP_PRECISION_BITS (the bias in v_init is then rounded to 1/2**(rho+1)
   of a step) and moves only to keep s inside the exponent range, the threshold inside its register and,
-  when calibration data asks for it (`scale_drop`), the state inside its bits;
+  when calibration data asks for it (`scale_drop`), the state inside its bits; output channels whose largest
+  mantissa would fit 2 or more bits finer get their own smaller shift (precision groups,
+  `quantization.channel_groups`, docs/fixed_point.md section 11);
 * the bias D_i is the membrane's initial value, v_init = round(r D_i / Delta_n) (so it is exact to half a
   state unit and may be negative); the neuron fires when v >= r (K + 1/2), one threshold per layer,
   stored as a register value t (multiple of 2**threshold_shift) with `v > t`; the difference is folded
@@ -26,7 +28,7 @@ import numpy as np
 
 from ...errors import OverflowReport
 from ...fixed_point import INT, NumericFormat, bias_representable
-from ...quantization import QuantNote, QuantResult
+from ...quantization import QuantNote, QuantResult, channel_groups, group_note
 from ...layers import Layer
 from ...lost_weights import times, weight_loss
 from ...projection import Projection
@@ -75,6 +77,47 @@ def _mantissas(scaled: list[np.ndarray], fmt: NumericFormat, rho_target: int, la
     return shift, rho, mants
 
 
+def _channel_shifts(scaled: list[np.ndarray], unit: float, shift: int, fmt: NumericFormat
+                    ) -> list[np.ndarray | None]:
+    """Per projection, the shift of each output channel (`quantization.channel_groups`), or None where every
+    channel keeps the layer's `shift`. A channel's best shift is the smallest (down to the smallest the format
+    allows) at which its largest mantissa, rounded as `_round_mantissas` rounds it, still fits."""
+    m_max = fmt.weight_mant_max
+    out: list[np.ndarray | None] = []
+    for a in scaled:
+        top = np.abs(a).reshape(a.shape[0], -1).max(axis=1) if a.size else np.zeros(0)
+        best = np.full(top.shape, shift, dtype=np.int64)
+        for finer in range(shift - 1, fmt.shift_min - 1, -1):
+            best[(best == finer + 1) & (np.floor(top * unit / 2.0 ** finer + 0.5) <= m_max)] = finer
+        shifts = channel_groups(best, top > 0, shift)
+        out.append(None if np.all(shifts == shift) else shifts)
+    return out
+
+
+def _in_layout(values: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """A per-output-channel vector shaped to broadcast against weights of layout `a` (dense, conv2d, per channel)."""
+    return np.asarray(values).reshape((-1,) + (1,) * (a.ndim - 1))
+
+
+def _round_mantissas(scaled: list[np.ndarray], unit: float, shift: int, shifts: list[np.ndarray | None],
+                     fmt: NumericFormat) -> list[np.ndarray]:
+    """m = clip(round(a unit / 2**s)) per projection, s the layer's shift or each channel's (precision groups)."""
+    m_max = fmt.weight_mant_max
+    return [np.clip(np.floor(a * unit / (2.0 ** shift if g is None else 2.0 ** _in_layout(g, a)) + 0.5),
+                    -m_max, m_max).astype(INT) for a, g in zip(scaled, shifts)]
+
+
+def _with_groups(layer_id: str, projections: list[Projection], mants: list[np.ndarray],
+                 shifts: list[np.ndarray | None], fmt: NumericFormat, notes: list[QuantNote]) -> list[Projection]:
+    """The quantized projections, each with its precision groups (and a note recording them) where it has some."""
+    out = [Projection(p.source, p.kind, m, p.kernel, p.stride, p.padding, p.delay_windows, channel_shift=g)
+           for p, m, g in zip(projections, mants, shifts)]
+    grouped = [(repr(p.source), g) for p, g in zip(projections, shifts) if g is not None]
+    if grouped:
+        notes.append(group_note(layer_id, grouped, fmt.input_shift))
+    return out
+
+
 def _refuse_vanishing_weights(layer: TtfsLayer | ReadoutLayer, scaled: list[np.ndarray], mants: list[np.ndarray],
                               fmt: NumericFormat, saturate: bool, notes: list[QuantNote], scale_drop: int) -> None:
     """Refuse a projection that loses (nearly) all its weights to rounding (`lost_weights`). In TTFS all
@@ -116,6 +159,9 @@ def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float
     fits_register = max(0, math.ceil(math.log2((steps + 0.5) / max(1, fmt.threshold_max >> fmt.threshold_shift)))
                          + fmt.threshold_shift) if (1 << rho_target) * (steps + 0.5) > fmt.threshold_max else 0
     shift, rho, mants = _mantissas(scaled, fmt, rho_target, layer.id, scale_drop + fits_register)
+    groups = _channel_shifts(scaled, 2.0 ** rho, shift, fmt)
+    if any(g is not None for g in groups):
+        mants = _round_mantissas(scaled, 2.0 ** rho, shift, groups, fmt)
     _refuse_vanishing_weights(layer, scaled, mants, fmt, saturate, notes, scale_drop)
     ramp = 1 << rho
     if not bias_representable(ramp, fmt):
@@ -142,11 +188,10 @@ def quantize_ttfs(layer: TtfsLayer, deltas: dict[str, np.ndarray], window: float
         notes.append(QuantNote(layer.id, "bias", "saturated: " + msg))
         v_init = np.clip(v_init, -fmt.state_max, fmt.state_max)
     q = TtfsLayer(id=layer.id, shape=layer.shape, window=layer.window, nodes=layer.nodes,
-                  projections=[Projection(p.source, p.kind, m, p.kernel, p.stride, p.padding, p.delay_windows)
-                               for p, m in zip(layer.projections, mants)],
+                  projections=_with_groups(layer.id, layer.projections, mants, groups, fmt, notes),
                   bias=np.asarray(layer.bias, dtype=np.float64), shift=shift, ramp=ramp,
                   threshold=np.full(layer.channels, t, dtype=INT), v_init=v_init.astype(INT))
-    return q, _relative_error(scaled, mants, ramp, shift)
+    return q, _relative_error(scaled, mants, ramp, shift, groups)
 
 
 def quantize_readout(layer: ReadoutLayer, deltas: dict[str, np.ndarray], fmt: NumericFormat, saturate: bool,
@@ -176,13 +221,15 @@ def quantize_readout(layer: ReadoutLayer, deltas: dict[str, np.ndarray], fmt: Nu
     shift = chosen
     scale = amax / (m_max * 2.0 ** shift)
     mants = [np.clip(np.floor(a / (scale * 2.0 ** shift) + 0.5), -m_max, m_max).astype(INT) for a in scaled]
+    groups = _channel_shifts(scaled, 1.0 / scale, shift, fmt)
+    if any(g is not None for g in groups):
+        mants = _round_mantissas(scaled, 1.0 / scale, shift, groups, fmt)
     _refuse_vanishing_weights(layer, scaled, mants, fmt, saturate, notes, scale_drop)
     bias_int = np.array([_to_bias_register(b / scale, fmt) for b in bias], dtype=INT)
     q = ReadoutLayer(id=layer.id, shape=layer.shape, window=layer.window, nodes=layer.nodes,
-                     projections=[Projection(p.source, p.kind, m, p.kernel, p.stride, p.padding, p.delay_windows)
-                                  for p, m in zip(layer.projections, mants)],
+                     projections=_with_groups(layer.id, layer.projections, mants, groups, fmt, notes),
                      bias=bias_int, shift=shift, scale=scale)
-    return q, _relative_error(scaled, mants, 1.0 / scale, shift)
+    return q, _relative_error(scaled, mants, 1.0 / scale, shift, groups)
 
 
 def _to_bias_register(value: float, fmt: NumericFormat) -> int:
@@ -194,11 +241,13 @@ def _to_bias_register(value: float, fmt: NumericFormat) -> int:
     return int(math.copysign(fmt.bias_mant_max, value)) << fmt.bias_exp_max
 
 
-def _relative_error(scaled: list[np.ndarray], mants: list[np.ndarray], unit: float, shift: int) -> float:
+def _relative_error(scaled: list[np.ndarray], mants: list[np.ndarray], unit: float, shift: int,
+                    groups: list[np.ndarray | None]) -> float:
     amax = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in scaled)
     if amax == 0:
         return 0.0
-    err = max(float(np.max(np.abs(a - m * 2.0 ** shift / unit))) if a.size else 0.0 for a, m in zip(scaled, mants))
+    err = max(float(np.max(np.abs(a - m * (2.0 ** shift if g is None else 2.0 ** _in_layout(g, a)) / unit)))
+              if a.size else 0.0 for a, m, g in zip(scaled, mants, groups))
     return err / amax
 
 

@@ -41,13 +41,13 @@ def _exact_dtype(proj: Projection, src_shape: tuple[int, ...], out_shape: tuple[
     return np.float32 if bound < 2 ** 24 else np.float64
 
 
-def _step_inputs(proj: Projection, steps_src: np.ndarray, event_steps: list[int], steps: int, shift: int,
-                 out_shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+def _step_inputs(proj: Projection, steps_src: np.ndarray, event_steps: list[int], steps: int,
+                 shift: int | np.ndarray, out_shape: tuple[int, ...]) -> Iterator[np.ndarray]:
     """a_in at each of `event_steps` (ascending): (B, *out_shape) int64 each.
 
     The one-hot spike tensor of each step goes through the projection's mantissas (exact, see `_exact_dtype`;
     `Projection.apply_per_code` with code K - step, 0 = no spike); the shift into the state is applied
-    afterwards in int64 (`weight_to_state`).
+    afterwards in int64 (`weight_to_state`), per output neuron when the projection has precision groups.
     """
     dtype = _exact_dtype(proj, steps_src.shape[1:], out_shape)
     codes = (steps - steps_src).astype(np.uint8 if steps < 256 else np.uint16 if steps < 65536 else np.int32)
@@ -55,7 +55,7 @@ def _step_inputs(proj: Projection, steps_src: np.ndarray, event_steps: list[int]
         yield weight_to_state(np.rint(value), shift)
 
 
-def _closed_form_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: int,
+def _closed_form_input(proj: Projection, steps_src: np.ndarray, steps: int, shift: int | np.ndarray,
                        out_shape: tuple[int, ...]) -> np.ndarray:
     """v after the integrate window when nothing can saturate: sum_j w_j q_j (q = K - step), exactly.
 
@@ -72,7 +72,8 @@ def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], st
     its closed form, v = v_init + sum w q."""
     v0 = expand_per_channel(layer.v_init, layer.shape) if isinstance(layer, TtfsLayer) else 0
     if not stepwise:
-        v = v0 + sum(_closed_form_input(p, local[p.source], steps, layer.shift, layer.shape) for p in layer.projections)
+        v = v0 + sum(_closed_form_input(p, local[p.source], steps, p.neuron_shifts(layer.shift, layer.shape),
+                                        layer.shape) for p in layer.projections)
         v = v.reshape(v.shape[0], -1) if isinstance(layer, ReadoutLayer) else v
         return v, -1, -1
     # Samples are independent: step them in chunks so the per-step input (chunk x neurons) stays bounded. Only
@@ -87,7 +88,8 @@ def _integrate(layer: TtfsLayer | ReadoutLayer, local: dict[str, np.ndarray], st
     for start in range(0, max(batch, 1), chunk):
         sources = [local[p.source][start:start + chunk] for p in layer.projections]
         events = sorted(set().union(*(np.unique(s[s < steps]).tolist() for s in sources)))
-        inputs = [_step_inputs(p, s, events, steps, layer.shift, layer.shape) for p, s in zip(layer.projections, sources)]
+        inputs = [_step_inputs(p, s, events, steps, p.neuron_shifts(layer.shift, layer.shape), layer.shape)
+                  for p, s in zip(layer.projections, sources)]
         n = sources[0].shape[0]
         u = np.zeros((n,) + ((layer.size,) if isinstance(layer, ReadoutLayer) else tuple(layer.shape)), dtype=INT)
         v = u + v0                                          # v_init per neuron, broadcast over samples

@@ -101,7 +101,8 @@ class PyRateReadoutModel(PeriodicModel):
         if tau == 0:
             self._acc[:] = 0
             a_in[:] = 0
-        self._acc, _ = accumulate_step(self._acc, weight_to_state(a_in, p["shift"]), self._bias, p["state_bits"])
+        self._acc, _ = accumulate_step(self._acc, weight_to_state(a_in, p["shift"]), self._bias, p["state_bits"],
+                                       p.get("dv", 0))
         if tau == p["period"] - 1:
             self._open_record(p["size"], np.int64)[sample] = self._acc
 

@@ -46,11 +46,12 @@ class CubaNeuron(AbstractProcess):
 
 
 class RateReadout(AbstractProcess):
-    """The membrane readout: accumulates input plus bias over the whole period (`fixed_point.accumulate_step`)
-    and records the accumulator at the period's last step: int64 (samples, size)."""
+    """The membrane readout: accumulates input plus bias over the whole period (`fixed_point.accumulate_step`),
+    first decaying by `dv` each step when it leaks (genome version 3 readout tau; 0: no leak), and records the
+    accumulator at the period's last step: int64 (samples, size)."""
 
     def __init__(self, *, size: int, bias: np.ndarray, shift: int, state_bits: int, period: int, record: str,
-                 samples: int) -> None:
+                 samples: int, dv: int = 0) -> None:
         super().__init__(size=size, bias=np.asarray(bias, np.int64).reshape(-1), shift=shift, state_bits=state_bits,
-                         period=period, record=record, samples=samples)
+                         period=period, record=record, samples=samples, dv=int(dv))
         self.a_in = InPort(shape=(size,))

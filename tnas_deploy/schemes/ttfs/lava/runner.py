@@ -17,7 +17,7 @@ from ....fixed_point import encode_ttfs_input
 from ..layers import InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from ....result import SimResult
 from ..refsim import assemble_result
-from .schedule import Schedule, make_schedule, synapse_matrices
+from .schedule import Schedule, make_schedule, neuron_shift, synapse_matrices
 
 def build_network(net: CompiledNetwork, schedule: Schedule, x_steps: np.ndarray, workdir: Path):
     """Create and connect the processes; returns (input process, model map, record files)."""
@@ -55,15 +55,15 @@ def build_network(net: CompiledNetwork, schedule: Schedule, x_steps: np.ndarray,
         elif isinstance(layer, TtfsLayer):
             per = layer.size // layer.channels
             proc = TtfsNeuron(size=layer.size, v_init=np.repeat(layer.v_init, per),
-                              threshold=np.repeat(layer.threshold, per), ramp=layer.ramp, shift=layer.shift,
+                              threshold=np.repeat(layer.threshold, per), ramp=layer.ramp, shift=neuron_shift(layer),
                               state_bits=bits, window=K, integrate_start=timing.start, period=T,
                               record=record_file(layer.id, layer.size, np.int32, K), samples=n)
         elif isinstance(layer, MaxPoolLayer):
             proc = FirstSpikeNeuron(size=layer.size, window=K, listen_start=timing.start, period=T,
                                     record=record_file(layer.id, layer.size, np.int32, K), samples=n)
         elif isinstance(layer, ReadoutLayer):
-            proc = TtfsReadout(size=layer.size, bias=layer.bias, shift=layer.shift, state_bits=bits, window=K,
-                               integrate_start=timing.start, period=T,
+            proc = TtfsReadout(size=layer.size, bias=layer.bias, shift=neuron_shift(layer), state_bits=bits,
+                               window=K, integrate_start=timing.start, period=T,
                                record=record_file(layer.id, layer.size, np.int64, 0), samples=n)
         else:  # pragma: no cover
             raise TypeError(layer.kind)
@@ -71,11 +71,9 @@ def build_network(net: CompiledNetwork, schedule: Schedule, x_steps: np.ndarray,
         model_map[proc] = MODELS[type(proc)]
         if isinstance(layer, InputLayer):
             continue
-        # synapses: Lava's own Dense / Sparse; weights << 1 with weight_exp = -1 keeps odd mantissas exact
-        for pop, (matrix, is_dense) in synapse_matrices(net, layer, schedule).items():
-            weights = matrix.astype(np.int32) * 2
-            syn = Dense(weights=weights.toarray(), weight_exp=-1) if is_dense else Sparse(weights=weights, weight_exp=-1)
-            model_map[syn] = PyDenseModelBitAcc if is_dense else PySparseModelBitAcc
+        # synapses: Lava's own Dense / Sparse, one per synapse block (precision groups: one per weight exponent);
+        # weights << 1 with weight_exp = exponent - 1 keeps odd mantissas exact
+        for pop, blocks in synapse_matrices(net, layer, schedule).items():
             src_port = procs[pop].s_out
             delay = schedule.delays.get((layer.id, pop), 0)
             if delay:
@@ -83,8 +81,14 @@ def build_network(net: CompiledNetwork, schedule: Schedule, x_steps: np.ndarray,
                 model_map[d] = MODELS[SpikeDelay]
                 src_port.connect(d.s_in)
                 src_port = d.s_out
-            src_port.connect(syn.s_in)
-            syn.a_out.connect(proc.a_in)
+            for matrix, is_dense, rel_shift in blocks:
+                weights = matrix.astype(np.int32) * 2
+                exp = rel_shift - 1
+                syn = Dense(weights=weights.toarray(), weight_exp=exp) if is_dense else Sparse(weights=weights,
+                                                                                             weight_exp=exp)
+                model_map[syn] = PyDenseModelBitAcc if is_dense else PySparseModelBitAcc
+                src_port.connect(syn.s_in)
+                syn.a_out.connect(proc.a_in)
     (workdir / "progress").write_bytes(np.zeros(1, dtype=np.int64).tobytes())
     return procs[net.layers[0].id], model_map, records
 

@@ -15,14 +15,14 @@ populations behind them, with the weight columns split accordingly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ....compiled import CompiledNetwork
 from ..layers import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from ....layers import Layer
-from ....projection import Projection
+from ....projection import Projection, exponent_blocks
 
 
 @dataclass(frozen=True)
@@ -98,25 +98,35 @@ def make_schedule(net: CompiledNetwork) -> Schedule:
     return Schedule(window=K, period=timing[readout].start + K, timing=timing, segments=segments, delays=delays)
 
 
-def synapse_matrices(net: CompiledNetwork, layer: TtfsLayer | ReadoutLayer | MaxPoolLayer, schedule: Schedule
-                     ) -> dict[str, tuple[object, bool]]:
-    """Per source population: the integer weight-mantissa matrix (out x population size) and whether it is dense.
+def neuron_shift(layer: TtfsLayer | ReadoutLayer) -> int:
+    """The shift the neurons apply to their synaptic input: the layer's, or the smallest of its precision groups'
+    (each synapse block's weight exponent then adds its shift above this one)."""
+    return min([layer.shift] + [int(p.channel_shift.min()) for p in layer.projections if p.channel_shift is not None])
 
-    Projections through views are split by columns onto the populations behind the view; several
-    projections from the same population add up.
+
+def synapse_matrices(net: CompiledNetwork, layer: TtfsLayer | ReadoutLayer | MaxPoolLayer, schedule: Schedule
+                     ) -> dict[str, list[tuple[object, bool, int]]]:
+    """Per source population, its synapse blocks: (integer weight-mantissa matrix (out x population size), whether
+    it is dense, the block's shift above the neurons' (`neuron_shift`): its weight exponent relative to theirs).
+
+    Projections through views are split by columns onto the populations behind the view; several projections
+    from the same population add up (at the layer's shift, exactly). Without precision groups a population sends
+    through one block; with them, the rows (output neurons) of each shift form a block of their own, holding
+    the mantissas of those rows at their shift.
     """
     from scipy import sparse
 
     by_id = net.by_id
-    out: dict[str, tuple[object, bool]] = {}
+    totals: dict[str, tuple[object, bool, np.ndarray]] = {}
     if isinstance(layer, MaxPoolLayer):
         proj = Projection(layer.source, "avgpool2d", np.ones(layer.channels, dtype=np.int64), layer.kernel, layer.stride)
-        projections = [proj]
+        projections, own, base = [proj], 0, 0
     else:
-        projections = layer.projections
+        projections, own, base = layer.projections, layer.shift, neuron_shift(layer)
     for proj in projections:
         src = by_id[proj.source]
-        m = proj.matrix(src.shape, layer.shape).tocsc()
+        rows = np.broadcast_to(proj.neuron_shifts(own, layer.shape, flat=True), (layer.size,))
+        m = replace(proj, weight=proj.mantissas_at(base, layer.shape, own)).matrix(src.shape, layer.shape).tocsc()
         offset = 0
         for seg in schedule.segments[proj.source]:
             part = m[:, offset:offset + seg.size]
@@ -124,8 +134,11 @@ def synapse_matrices(net: CompiledNetwork, layer: TtfsLayer | ReadoutLayer | Max
             if seg.start != 0 or seg.size != pop_size:
                 part = sparse.hstack([sparse.csc_matrix((part.shape[0], seg.start)), part,
                                       sparse.csc_matrix((part.shape[0], pop_size - seg.start - seg.size))])
-            prev = out.get(seg.population)
-            total = part if prev is None else prev[0] + part
-            out[seg.population] = (total, proj.kind == "dense")
+            prev = totals.get(seg.population)
+            if prev is None:
+                totals[seg.population] = (part, proj.kind == "dense", rows)
+            else:                           # rows take the smallest shift of what adds up in them
+                totals[seg.population] = (prev[0] + part, proj.kind == "dense", np.minimum(prev[2], rows))
             offset += seg.size
-    return {k: (v.tocsr(), dense) for k, (v, dense) in out.items()}
+    return {pop: [(block, dense, shift - base) for block, shift in exponent_blocks(total.tocsr(), rows, base)]
+            for pop, (total, dense, rows) in totals.items()}
