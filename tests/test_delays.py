@@ -6,7 +6,6 @@ lava-dl's own recorded output says. About 15 s on 2 cores (half of it importing 
 from __future__ import annotations
 
 import copy
-import importlib.metadata
 import json
 import multiprocessing
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from tnas_deploy.artifact import load_artifact, save_artifact
 from tnas_deploy.cli import main
 from tnas_deploy.compilation import CompileInputs
+from tnas_deploy.lava_dl_files import lava_dl_folder
 from tnas_deploy.compiled import CompiledNetwork
 from tnas_deploy.compiler import compile_network
 from tnas_deploy.dataset import Dataset
@@ -34,7 +34,7 @@ from tnas_deploy.summary import summarize
 from tnas_deploy.verify import compare, result_dict
 from tnas_deploy.weights import expected_shapes, load_weights, save_weights
 
-NTIDIGITS = Path(str(importlib.metadata.distribution("lava-dl").locate_file("tests/lava/lib/dl/netx/gts/ntidigits")))
+NTIDIGITS = lava_dl_folder("tests/lava/lib/dl/netx/gts/ntidigits", "the ntidigits network")[0]
 
 #: Every form of delay: per source neuron (from the graded input), one number plus per target neuron, per source
 #: neuron into an add, a recurrent edge with a delay, and per target neuron into the membrane readout's input.

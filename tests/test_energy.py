@@ -12,7 +12,7 @@ from tnas_deploy.dataset import Dataset
 from tnas_deploy.energy.activity import neurobench_metrics
 from tnas_deploy.schemes import scheme_for
 from tnas_deploy.energy.baseline import ann_operations, estimate_baseline
-from tnas_deploy.energy.mapping import fan_limits, place
+from tnas_deploy.energy.mapping import place
 from tnas_deploy.energy.model import estimate
 from tnas_deploy.errors import DeployError
 from tnas_deploy.profiles import load_profile
@@ -60,7 +60,7 @@ def test_energy_and_latency_by_hand(tiny, tmp_path) -> None:
     _, net, result = tiny
     chip = _profile(tmp_path, CHIP)
     act = scheme_for(net).measure_activity(net, result)
-    placement = place(net, act, chip, *fan_limits(net))
+    placement = place(net, act, chip)
     assert placement.fits and placement.cores_used == 2 and placement.mean_hops("h", "out") == 1.0
     est = estimate(act, placement, chip)
     assert est.layers["h"]["synaptic"] == pytest.approx(1 * 23.6)
@@ -89,7 +89,7 @@ def test_unknown_numbers_stay_unknown(tiny, tmp_path) -> None:
         'barrier_ns = { value = 300, estimate = "test" }\n', "")
     chip = _profile(tmp_path, text)
     act = scheme_for(net).measure_activity(net, result)
-    est = estimate(act, place(net, act, chip, *fan_limits(net)), chip)
+    est = estimate(act, place(net, act, chip), chip)
     assert est.dynamic_pj is not None
     assert est.latency_ns is None and est.static_pj is None and est.total_pj is None
     assert est.missing == ["energy.static_power_mw", "time.barrier_ns"]
@@ -112,7 +112,7 @@ def test_does_not_fit_names_the_limit_and_the_excess(tiny, tmp_path) -> None:
     act = scheme_for(net).measure_activity(net, result)
     small = CHIP.replace("cores = { value = 128", "cores = { value = 1").replace(
         "max_fan_out = { value = 4096", "max_fan_out = { value = 1")
-    placement = place(net, act, _profile(tmp_path, small), *fan_limits(net))
+    placement = place(net, act, _profile(tmp_path, small))
     assert not placement.fits
     assert "needs 2 cores, the profile has 1" in placement.problem and "1 too many" in placement.problem
     assert placement.layers["h"].copies == 2 and "fan-out" not in placement.problem   # copied, not refused
@@ -122,7 +122,7 @@ def test_memory_limited_layer_takes_more_cores(tiny, tmp_path) -> None:
     _, net, result = tiny
     act = scheme_for(net).measure_activity(net, result)
     # the readout has 2 synapses of 8 bits = 16 bits; with 8 bits per core it needs 2 cores
-    placement = place(net, act, _profile(tmp_path, CHIP.replace("value = 1048576", "value = 8")), *fan_limits(net))
+    placement = place(net, act, _profile(tmp_path, CHIP.replace("value = 1048576", "value = 8")))
     assert placement.layers["out"].cores == 2 and placement.layers["out"].limited_by == "synapse_memory_bits_per_core"
 
 
@@ -188,7 +188,7 @@ def test_packets_count_the_destination_cores_a_spike_reaches(tiny, tmp_path) -> 
     one_per_core = CHIP.replace("neurons_per_core = { value = 1024", "neurons_per_core = { value = 1")
     chip = _profile(tmp_path, one_per_core)
     act = scheme_for(net).measure_activity(net, result)
-    placement = place(net, act, chip, *fan_limits(net))
+    placement = place(net, act, chip)
     assert placement.layers["out"].cores == 2 and placement.packets[("h", "out")] == 2.0
     assert placement.mean_hops("h", "out") == 1.5
     est = estimate(act, placement, chip)
@@ -205,7 +205,7 @@ def test_zero_weight_synapses_cost_nothing(mlp_genome, tmp_path) -> None:
                                         Dataset(x, None, None, None)))
     act = scheme_for(net).measure_activity(net, simulate(net, x))
     chip = _profile(tmp_path, CHIP)
-    est = estimate(act, place(net, act, chip, *fan_limits(net)), chip)
+    est = estimate(act, place(net, act, chip), chip)
     assert act["out"].synaptic_events == 2 and act["out"].effective_synaptic_events == 1
     assert est.layers["out"]["synaptic"] == pytest.approx(1 * 23.6)
 
@@ -215,7 +215,7 @@ def test_static_power_whole_chip_or_per_core(tiny, tmp_path) -> None:
     _, net, result = tiny
     chip = _profile(tmp_path, CHIP)
     act = scheme_for(net).measure_activity(net, result)
-    placement = place(net, act, chip, *fan_limits(net))
+    placement = place(net, act, chip)
     whole = estimate(act, placement, chip)
     per_core = estimate(act, placement, chip, static_mode="per-core")
     assert whole.static_share == 1.0 and per_core.static_share == pytest.approx(2 / 128)

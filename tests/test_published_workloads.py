@@ -159,7 +159,7 @@ def test_a_missing_lava_dl_is_named(monkeypatch) -> None:
     def not_installed(name):
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(published_workloads.importlib.metadata, "distribution", not_installed)
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
     with pytest.raises(DeployError, match="lava-dl is not installed; it is a required dependency"):
         pilotnet_lif_activity()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..profiles import HardwareProfile
-from .calibration import Calibration, QuantityFit, load_calibration
+from .calibration import Calibration, QuantityFit, Reported, load_calibration
 
 UNCALIBRATED = ("per-event numbers as the profile gives them; no published measurement of this chip was used to fit "
                 "or check them, so the estimate has no band")
@@ -31,8 +31,7 @@ def uncertainty(profile: HardwareProfile, energy: dict[str, Any]) -> dict[str, A
     fits = calibration.check_profile(profile)
     factors = _factors(calibration, fits)
     validations = [v for f in fits.values() if (v := f.validation()) is not None] + [
-        {"kind": "reported-by-authors", "source": r.source, "published": None, "modelled": None, "unit": None,
-         "error_pct": r.error_pct, "note": f"{r.covers}: {r.note}"} for r in calibration.reported]
+        {**_reported(r), "note": f"{r.covers}: {r.note}"} for r in calibration.reported]
     return {
         "band_uj": _total_band(energy, factors),
         "latency_band_ms": _scaled(energy.get("latency_ms"), factors.get("latency")),
@@ -85,9 +84,14 @@ def _worst(fits: dict[str, QuantityFit], calibration: Calibration, parts: tuple[
         return max(held, key=lambda v: abs(v["error_pct"]))
     for r in calibration.reported:
         if r.covers in parts:
-            return {"kind": "reported-by-authors", "source": r.source, "published": None, "modelled": None,
-                    "unit": None, "error_pct": r.error_pct, "note": r.note}
+            return _reported(r)
     return None
+
+
+def _reported(r: Reported) -> dict[str, Any]:
+    """A validation its model's authors report: an error, but no published or modelled figure of ours."""
+    return {"kind": "reported-by-authors", "source": r.source, "published": None, "modelled": None, "unit": None,
+            "error_pct": r.error_pct, "note": r.note}
 
 
 def _band_rule(fits: dict[str, QuantityFit], calibration: Calibration) -> str:

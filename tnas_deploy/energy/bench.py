@@ -22,7 +22,7 @@ from ..result import SPIKE_RASTERS
 from ..schemes import scheme_for
 from .activity import LayerActivity, neurobench_metrics
 from .baseline import estimate_baseline
-from .mapping import fan_limits, place
+from .mapping import place
 from .bands import uncertainty
 from .model import estimate
 
@@ -75,7 +75,7 @@ def _layer_block(net: CompiledNetwork, act: LayerActivity, result: SimResult) ->
 
 
 def profile_block(net: CompiledNetwork, activity: dict[str, LayerActivity], name: str,
-                  fans: tuple[dict[str, int], dict[str, int]], static_mode: str = "whole-chip") -> dict[str, Any]:
+                  static_mode: str = "whole-chip") -> dict[str, Any]:
     profile = load_profile(name)
     block: dict[str, Any] = {"name": profile.name, "kind": profile.kind, "chip": profile.chip, "file": str(profile.path),
                              "sha256": profile.sha256,
@@ -84,7 +84,7 @@ def profile_block(net: CompiledNetwork, activity: dict[str, LayerActivity], name
     if profile.kind == "baseline":
         block["baseline"] = estimate_baseline(net.genome, profile)
         return block
-    placement = place(net, activity, profile, *fans)
+    placement = place(net, activity, profile)
     block["placement"] = placement.to_json()
     if not placement.fits:
         block["energy"] = None
@@ -115,10 +115,9 @@ def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, 
     data = scheme.load_data(data_path, net, window_us=window_us).head(samples)
     result, _ = run_backend(net, data.x, backend, progress=progress)
     activity = scheme.measure_activity(net, result)
-    fans = fan_limits(net)
     blocks: dict[str, Any] = {}
     for name in names:
-        block = profile_block(net, activity, name, fans, static_mode)
+        block = profile_block(net, activity, name, static_mode)
         if block["name"] in blocks:
             raise DeployError(f"two profiles are named {block['name']!r}", block["file"], "profile.name")
         blocks[block["name"]] = block

@@ -22,22 +22,20 @@ import math
 import numpy as np
 
 from ..compiled import CompiledNetwork
-from ..layers import populations_behind
 from ..projection import expand_per_channel
 from ..profiles import HardwareProfile
-from .activity import LayerActivity, population_layers
+from .activity import LayerActivity
 from .connectivity import Link, core_pairs, in_degree, links_into, mean_distinct_cores
 from .layout import lay_out
 from .placement import ChipLimits, LayerPlacement, PlacedPopulation, Placement, chip_limits
 from .splitting import fan_out_copies, input_compartments
 
-__all__ = ["LayerPlacement", "Placement", "fan_limits", "packets_per_spike", "place"]
+__all__ = ["LayerPlacement", "Placement", "packets_per_spike", "place"]
 
 
-def place(net: CompiledNetwork, activity: dict[str, LayerActivity], profile: HardwareProfile,
-          max_fan_in: dict[str, int] | None = None, max_fan_out: dict[str, int] | None = None) -> Placement:
-    """Place the populations measured in `activity` (docs/energy_mapping.md). `max_fan_in` and `max_fan_out`
-    (`fan_limits`) are accepted for older callers and not used: every neuron's degrees come from `net`."""
+def place(net: CompiledNetwork, activity: dict[str, LayerActivity], profile: HardwareProfile) -> Placement:
+    """Place the populations measured in `activity` (docs/energy_mapping.md); every neuron's fan-in and fan-out
+    come from `net`'s projections."""
     limits = chip_limits(profile)
     mesh_known = profile.get("resources.mesh_columns") is not None
     columns = int(profile.get("resources.mesh_columns") or max(1, math.isqrt(int(limits.cores or 1))))
@@ -175,20 +173,3 @@ def _splitting_notes(pops: list[PlacedPopulation], placement: Placement, limits:
                          f"and a dendritic join for fan-in {int(pop.fan_in.max())} (resources.max_fan_in "
                          f"{limits.max_fan_in:.0f})" + ("" if copied else cost))
     return notes
-
-
-def fan_limits(net: CompiledNetwork) -> tuple[dict[str, int], dict[str, int]]:
-    """Largest fan-in per population and largest fan-out per source population (synapses per neuron)."""
-    by_id = net.by_id
-    fan_in: dict[str, int] = {}
-    fan_out: dict[str, int] = {}
-    for layer in population_layers(net):
-        total_in = 0
-        for proj in layer.incoming():
-            src = by_id[proj.source]
-            total_in += proj.fan_in(src.shape)
-            per_source = int(proj.fan_out(src.shape, layer.shape).max())
-            for base in populations_behind(by_id, proj.source):
-                fan_out[base] = fan_out.get(base, 0) + per_source
-        fan_in[layer.id] = total_in
-    return fan_in, fan_out

@@ -11,7 +11,6 @@ synapse; an effective one goes through a non-zero weight; every neuron is update
 """
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import h5py
 import numpy as np
 
 from ..errors import DeployError
+from ..lava_dl_files import lava_dl_folder
 
 #: Where lava-dl installs the PilotNet LIF network and its golden rasters, relative to its distribution.
 PILOTNET_LIF_DIR = "tests/lava/lib/dl/netx/gts/pilotnet_lif"
@@ -167,16 +167,11 @@ class PilotNetActivity:
 
 def pilotnet_lif_dir() -> Path:
     """The folder of the installed lava-dl that holds the PilotNet LIF network and golden rasters."""
-    try:
-        dist = importlib.metadata.distribution("lava-dl")
-    except importlib.metadata.PackageNotFoundError:
-        raise DeployError("lava-dl is not installed; it is a required dependency (pip install lava-dl) and ships "
-                          "the PilotNet LIF network and golden spikes", PILOTNET_LIF_DIR) from None
-    folder = Path(str(dist.locate_file(PILOTNET_LIF_DIR)))
+    folder, version = lava_dl_folder(PILOTNET_LIF_DIR, "the PilotNet LIF network and golden spikes")
     needed = [PILOTNET_LIF_NETWORK, *PILOTNET_LIF_RASTERS.values(), PILOTNET_LIF_READOUT_SPIKES]
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
-        raise DeployError(f"lava-dl {dist.version} is installed without {', '.join(missing)}; expected its tests "
+        raise DeployError(f"lava-dl {version} is installed without {', '.join(missing)}; expected its tests "
                           "package with the PilotNet LIF golden files (reinstall lava-dl 0.6.0)", folder)
     return folder
 

@@ -15,12 +15,12 @@ Inputs are intensities in [0, 1] (the imported genomes' `coding.input`), sent as
 """
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DeployError
+from ..lava_dl_files import lava_dl_folder
 
 #: Where lava-dl 0.6.0 installs its netx examples (inside its `tests` package).
 EXAMPLES_DIR = "tests/lava/lib/dl/netx"
@@ -39,14 +39,9 @@ NOISE = 0.05
 
 def examples_dir() -> Path:
     """The installed lava-dl's netx example folder (a DeployError when lava-dl or its tests package is missing)."""
-    try:
-        dist = importlib.metadata.distribution("lava-dl")
-    except importlib.metadata.PackageNotFoundError:
-        raise DeployError("lava-dl is not installed; it is a required dependency (pip install lava-dl) and ships "
-                          "the example netx networks", EXAMPLES_DIR) from None
-    folder = Path(str(dist.locate_file(EXAMPLES_DIR)))
+    folder, version = lava_dl_folder(EXAMPLES_DIR, "the example netx networks")
     if not folder.is_dir():
-        raise DeployError(f"lava-dl {dist.version} is installed without its tests package, which holds the example "
+        raise DeployError(f"lava-dl {version} is installed without its tests package, which holds the example "
                           "netx networks (reinstall lava-dl 0.6.0)", folder)
     return folder
 

@@ -102,16 +102,10 @@ def _channel_layout(p: RateProjection, values: np.ndarray, out_shape: tuple[int,
 
 def quantize_weight(p: RateProjection, factor: float | np.ndarray) -> RateProjection:
     """Mantissas round(w * factor) in the projection's own layout (zeros dropped from sparse maps)."""
-    if p.kind == "sparse" and np.ndim(factor):      # one factor per row (precision groups)
-        m = p.weight.multiply(factor).tocsr().astype(np.float64)
+    if p.kind == "sparse":
+        m = p.weight.astype(np.float64)
+        m = (m.multiply(factor) if np.ndim(factor) else m * factor).tocsr()   # a factor per row: precision groups
         m.data = np.rint(m.data)
-        m = m.astype(np.int64)
-        m.eliminate_zeros()
-        m.sort_indices()
-        w = m
-    elif p.kind == "sparse":
-        m = p.weight.copy().astype(np.float64)
-        m.data = np.rint(m.data * factor)
         m = m.astype(np.int64)
         m.eliminate_zeros()
         m.sort_indices()
