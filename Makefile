@@ -36,7 +36,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	@$(PY) benchmarks/compile_speed.py
 
-# lava-dl's own example netx networks (tiny, mnist, PilotNet) spike for spike against lava-dl's netx, with times.
+# lava-dl's own example netx networks (tiny, mnist, PilotNet, ntidigits, PilotNet SDNN) against lava-dl's netx, with times.
 netx-examples: $(STAMP)
 	@$(PY) benchmarks/netx_examples.py --samples $${SAMPLES:-5}
 

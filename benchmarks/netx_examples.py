@@ -1,18 +1,20 @@
 """lava-dl's own example netx networks against lava-dl's netx: import, compile from the file's integers, and
 `verify --backend netx` spike for spike, with the time each part takes (docs/interop.md, "netx").
 
-    .venv/bin/python benchmarks/netx_examples.py [--samples 5] [--example tiny|mnist|pilotnet|ntidigits] [--steps T]
-    make netx-examples                                          # all four, 5 samples each
+    .venv/bin/python benchmarks/netx_examples.py [--samples 5] [--example NAME] [--steps T]
+    make netx-examples                                          # all six, 5 samples each
 
 Prints one JSON object per example:
 
-example          tiny, mnist, pilotnet or ntidigits (installed with lava-dl 0.6.0, tests/lava/lib/dl/netx/)
+example          tiny, mnist, pilotnet, ntidigits (rate genomes) or pilotnet_sdnn, pilotnet_sdnn_square (sigma-delta
+                 genomes; installed with lava-dl 0.6.0, tests/lava/lib/dl/netx/)
 file             the .net file
 samples          samples compared (example_inputs: lava-dl's golden frame and seeded noisy copies; mnist: seeded;
-                 ntidigits: windows of lava-dl's recorded input spikes)
+                 ntidigits: windows of lava-dl's recorded input spikes; pilotnet_sdnn: lava-dl's signed frame + 128)
 steps            input steps T (the file's tSample unless --steps; ntidigits: 120 of its 3000 unless --steps, as
-                 one sample of 3000 steps takes minutes) and run_steps, T + D (ntidigits: its delays add up to 124)
-bit_exact        every spike of every block and the readout equal in netx and the reference simulator
+                 one sample of 3000 steps takes minutes) and run_steps, T + D (ntidigits: its delays add up to 124;
+                 sigma-delta: the steps until the readout settles, one per layer)
+bit_exact        every spike (graded payload) of every block and the readout equal in netx and the reference
 identical        samples identical / samples
 spikes_compared  spikes compared (as the `bit-exact:` line says)
 import_s         `tnas-deploy import` of the file
@@ -30,7 +32,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,8 +43,7 @@ from tnas_deploy.interop.netx_examples import EXAMPLES, example_file, example_in
 from tnas_deploy.interop.netx_import import import_netx  # noqa: E402
 from tnas_deploy.io_utils import write_files_atomic  # noqa: E402
 from tnas_deploy.runner import simulate  # noqa: E402
-from tnas_deploy.schemes import CompileOptions  # noqa: E402
-from tnas_deploy.schemes.rate.netx_verify import run_netx_result  # noqa: E402
+from tnas_deploy.schemes import CompileOptions, scheme_for  # noqa: E402
 from tnas_deploy.summary import summarize  # noqa: E402
 from tnas_deploy.verify import compare, result_dict  # noqa: E402
 from tnas_deploy.weights import check_weights, weights_image  # noqa: E402
@@ -73,7 +73,7 @@ def measure(name: str, samples: int, steps: int | None, folder: Path) -> dict:
     ref = simulate(net, x)
     reference_s = time.perf_counter() - start
     start = time.perf_counter()
-    got = run_netx_result(net, x, path)
+    got = scheme_for(net).run_netx(net, x, path)
     netx_s = time.perf_counter() - start
     comparison = compare(result_dict(ref), result_dict(got), [layer.id for layer in net.layers])
     return {"example": name, "file": str(path), "samples": samples, "steps": net.steps, "run_steps": net.run_steps,
@@ -91,7 +91,7 @@ def main() -> int:
     args = parser.parse_args()
     ok = True
     with tempfile.TemporaryDirectory(prefix="tnas-netx-examples-") as folder:
-        for name in args.example or ["tiny", "mnist", "pilotnet", "ntidigits"]:
+        for name in args.example or ["tiny", "mnist", "pilotnet", "ntidigits", "pilotnet_sdnn", "pilotnet_sdnn_square"]:
             row = measure(name, args.samples, args.steps, Path(folder))
             ok = ok and row["bit_exact"]
             print(json.dumps(row), flush=True)

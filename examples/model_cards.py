@@ -22,15 +22,24 @@ BUNDLED = {
 }
 
 
+#: card name -> (genome, coding it is compiled with, calibration data, labelled test data): a genome deployed in
+#: another coding than its own (`compile --coding`) has a card of its own.
+RECODED = {
+    "digits_sdnn": ("digits_ttfs.json", "sdnn", "digits_calib.npz", "digits_test.npz"),
+}
+
+
 def measure_all(models: Path = ROOT / "models") -> list[dict]:
-    return [measure_card(models / g, models / c, models / t if t else None) for g, (c, t) in BUNDLED.items()]
+    cards = [measure_card(models / g, models / c, models / t if t else None) for g, (c, t) in BUNDLED.items()]
+    return cards + [measure_card(models / g, models / c, models / t, coding=coding, name=name)
+                    for name, (g, coding, c, t) in RECODED.items()]
 
 
 def main() -> None:
     models = ROOT / "models"
     cards = measure_all(models)
-    for genome, card in zip(BUNDLED, cards):
-        write_text_atomic(models / genome.replace(".json", ".card.json"), card_json(card))
+    for card in cards:
+        write_text_atomic(models / f"{card['model']}.card.json", card_json(card))
     write_text_atomic(models / "README.md", render_readme(cards))
     print(render_readme(cards))
 

@@ -262,9 +262,9 @@ def test_wrong_format(tmp_path):
 
 def test_unsupported_version(tmp_path):
     obj = cnn_genome()
-    obj["version"] = 4
+    obj["version"] = 5
     msg = genome_error(tmp_path, obj)
-    assert "version" in msg and "4" in msg and "[1, 2, 3]" in msg
+    assert "version" in msg and "5" in msg and "[1, 2, 3, 4]" in msg
 
 
 def test_unknown_node_type(tmp_path):

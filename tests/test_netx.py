@@ -237,7 +237,7 @@ CUBA = {"type": np.bytes_("CUBA"), "iDecay": 4096, "vDecay": 512, "vThMant": 100
     ({"type": np.array([b"pool"]), "shape": [3]}, "layer/1/type", "NotImplementedError"),
     ({"type": np.array([b"dense_comp"]), "shape": [3], "neuron": CUBA}, "layer/1/type", "complex-valued"),
     ({"type": np.array([b"dense"]), "shape": [3], "weight": np.ones((3, 4)),
-      "neuron": {**CUBA, "type": np.bytes_("SDNN")}}, "layer/1/neuron/type", "sigma-delta"),
+      "neuron": {**CUBA, "type": np.bytes_("SDNN")}}, "layer/0/type", "a sigma-delta file starts with an input layer"),
     ({"type": np.array([b"lstm"]), "shape": [3]}, "layer/1/type", "unknown layer type"),
 ])
 def test_netx_import_refusals_name_file_and_dataset(tmp_path, capsys, layer, field, words) -> None:

@@ -12,7 +12,7 @@ from .compilation import CompileInputs
 from .compiled import CompiledNetwork
 from .genome import load_genome
 from .profiles import load_profile
-from .schemes import CompileOptions, scheme_for
+from .schemes import CompileOptions, scheme_for, scheme_to_compile
 from .summary import summarize
 from .weights import load_weights
 
@@ -30,8 +30,9 @@ def load_inputs(genome_path: str | Path, weights_path: str | Path | None, profil
 
 
 def compile_network(inputs: CompileInputs, options: CompileOptions = CompileOptions()) -> CompiledNetwork:
-    """Compile loaded inputs with the genome's coding scheme (options it does not take are refused)."""
-    scheme = scheme_for(inputs.genome)
+    """Compile loaded inputs with the genome's coding scheme, or `options.coding`'s (options it does not take are
+    refused)."""
+    scheme = scheme_to_compile(inputs.genome, options.coding)
     scheme.check_options(options, inputs.genome.source)
     return scheme.compile(inputs, options)
 

@@ -376,3 +376,69 @@ def cuba_constant_input(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, bias: np
             np.equal(following, k + 1, out=spikes[k])
             following += period32 * spikes[k]
     return u_new, v_new, spikes, _largest(a_in), max(peak_v, _largest(last))
+
+
+# -- sigma-delta networks (docs/sdnn.md) -------------------------------------------------------------------
+# Lava's fixed-point sigma-delta neuron (lava-nc 0.10 lava/proc/sdn/models.py, PySigmaDeltaModelFixed) and the
+# graded synapse in front of it (lava/proc/dense/models.py, PyDenseModelBitAcc with num_message_bits > 0), as
+# pure functions. Lava holds these states in int32 and neither saturates nor clips them to their 24-bit
+# registers: the compile proves on calibration data that every value fits (`SDNN_ACCUMULATOR_LIMIT`, the
+# profile's state bits, the payload bits), and each function reports the peak it produced so the reference
+# simulator can say when a run went beyond (where the chip's result is undefined).
+
+#: A static image in [0, 1] enters a sigma-delta network as one graded spike per pixel of this many levels.
+SDNN_INPUT_LEVELS = 255
+#: Lava's Dense/Sparse sum weights x payloads in int32 before the weight exponent's shift.
+SDNN_ACCUMULATOR_LIMIT = 2 ** 31 - 1
+
+
+def encode_sdnn_input(x: np.ndarray) -> np.ndarray:
+    """Pixel values in [0, 1] -> graded payload q = floor(255 x + 1/2), sent once (the input's first delta)."""
+    q = np.floor(np.asarray(x, dtype=np.float64) * SDNN_INPUT_LEVELS + 0.5)
+    return np.clip(q, 0, SDNN_INPUT_LEVELS).astype(INT)
+
+
+def graded_synapse(accumulated: np.ndarray, weight_exp: int) -> np.ndarray:
+    """Lava's bit-accurate Dense/Sparse/Conv output from the sum of weight mantissas x graded payloads:
+    `accumulated << weight_exp`, or `>> -weight_exp` (arithmetic: rounds towards minus infinity) when negative.
+    It reaches the neuron one step after the spikes were sent."""
+    acc = np.asarray(accumulated, dtype=INT)
+    return acc << INT(weight_exp) if weight_exp > 0 else acc >> INT(-weight_exp)
+
+
+def sigma_delta_step(sigma: np.ndarray, act: np.ndarray, residue: np.ndarray, a_in: np.ndarray,
+                     bias: np.ndarray, vth: int, state_exp: int = 0, relu: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """One step of Lava's fixed-point sigma-delta neuron, in Lava's order of operations:
+
+        sigma   <- sigma + a_in                     (sigma decoder: sums the synaptic input)
+        new     =  relu(sigma + bias)               (identity instead of relu when `relu` is False: UNIT mode)
+        delta   =  new - act + residue              (delta encoder)
+        s       =  delta if |delta| >= vth else 0   (graded spike; `vth` and `bias` as Lava's Vars hold them,
+        residue <- delta - s                          i.e. already scaled by 2**(spike_exp + state_exp))
+        act     <- new
+        payload =  s >> state_exp                   (arithmetic shift; the dropped bits are not kept in residue)
+
+    Returns (sigma, act, residue, payload, peak): the peak is the largest |value| among sigma, sigma + bias and
+    delta this step (all int64, exact; Lava's int32 gives the same numbers while they stay below 2**31).
+    No cumulative-error mode (Lava's `cum_error`): tnas-deploy does not use it.
+    """
+    sigma = np.asarray(sigma, dtype=INT) + np.asarray(a_in, dtype=INT)
+    pre = sigma + np.asarray(bias, dtype=INT)
+    new = np.maximum(pre, 0) if relu else pre
+    delta = new - np.asarray(act, dtype=INT) + np.asarray(residue, dtype=INT)
+    s = np.where(np.abs(delta) >= INT(vth), delta, INT(0))
+    residue = delta - s
+    payload = s >> INT(state_exp)
+    peak = max(_largest(sigma), _largest(pre), _largest(delta))
+    return sigma, new, residue, payload, peak
+
+
+def delta_encode_step(act: np.ndarray, residue: np.ndarray, new: np.ndarray, vth: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The delta encoder alone (a max-pool of reconstructed activations sends its changes this way; vth 0 sends
+    every change): returns (act, residue, s) as `sigma_delta_step` computes them, without the shift."""
+    new = np.asarray(new, dtype=INT)
+    delta = new - np.asarray(act, dtype=INT) + np.asarray(residue, dtype=INT)
+    s = np.where(np.abs(delta) >= INT(vth), delta, INT(0))
+    return new, delta - s, s

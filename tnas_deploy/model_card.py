@@ -3,7 +3,8 @@
 TTFS: float ANN (ReLU counterpart, float64) -> float TTFS (discrete time, K steps, float weights)
 -> quantized reference (the compiled artifact on the integer reference simulator).
 Rate: float SNN (the torch model users train, float64) -> quantized reference -> Lava (fixed_pt CPU
-simulator), with whether Lava agreed with the reference bit for bit.
+simulator), with whether Lava agreed with the reference bit for bit. Sigma-delta (a TTFS genome compiled with
+`--coding sdnn`): float ANN -> float sigma-delta -> quantized reference -> Lava on the first samples.
 `examples/model_cards.py` writes `models/<name>.card.json` and `models/README.md`; a test re-measures
 them and fails when a committed number is stale.
 """
@@ -15,32 +16,35 @@ from typing import Any
 
 
 from .compiler import compile_network, load_inputs
-from .schemes import scheme_for, scheme_named
+from .schemes import CompileOptions, scheme_for, scheme_named
 from .summary import summarize
 
 
 def measure_card(genome_path: str | Path, calibration: str | Path, test: str | Path | None,
-                 profile: str = "loihi2") -> dict[str, Any]:
+                 profile: str = "loihi2", coding: str | None = None, name: str | None = None) -> dict[str, Any]:
+    """The card of a genome compiled with its own coding, or with `coding` (`compile --coding`; the card is then
+    called `name`, since its genome already has a card of its own)."""
     genome_path = Path(genome_path)
     inputs = load_inputs(genome_path, None, profile, calibration)
     genome = inputs.genome
-    net = compile_network(inputs)
+    net = compile_network(inputs, CompileOptions(coding=coding))
     summary = summarize(net)
     eval_path = Path(test) if test is not None else Path(calibration)
-    scheme = scheme_for(genome)
-    data = scheme.load_data(eval_path, genome)
+    scheme = scheme_for(net)
+    data = scheme.load_data(eval_path, net)
     ref = scheme.simulate(net, data.x)
     card: dict[str, Any] = {
-        "model": genome.name,
+        "model": name or genome.name,
         "genome": genome_path.name,
         "weights": genome.weights,
         "weights_status": genome.provenance.get("weights_status", "trained"),
         "description": genome.description,
         "provenance": genome.provenance,
-        "structure": {"profile": profile, "coding": genome.coding, "neurons": summary["neurons"],
+        "structure": {"profile": profile, "coding": net.coding, "neurons": summary["neurons"],
                       "synapses": summary["synapses"], "steps_per_window": net.steps,
                       "total_steps": scheme.total_steps(net), **scheme.card_structure(net)},
         "data": {"calibration": Path(calibration).name, "evaluation": eval_path.name},
+        **({"compiled_as": f"compile {genome_path.name} --coding {coding}"} if coding else {}),
         "activity": {"samples": len(data), "spikes_per_sample": round(float(sum(
             c["spikes"].mean() for k, c in ref.counts.items() if k != net.layers[0].id)), 3),
             "synaptic_events_per_sample": round(float(sum(c["synaptic_events"].mean()

@@ -6,10 +6,13 @@ taken as zero). See docs/profiles.md for the tables and keys.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
-from dataclasses import dataclass, fields
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +59,9 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
 }
 KINDS = ("neuromorphic", "baseline")
 #: Keys a table may also hold that only the compile reads (limits, not energy or placement numbers: reports do
-#: not list them as unknown). `resources.max_synaptic_delay`: steps a synapse can hold a spike (docs/genome.md 12.1).
-COMPILE_KEYS: dict[str, tuple[str, ...]] = {"resources": ("max_synaptic_delay",)}
+#: not list them as unknown). `resources.max_synaptic_delay`: steps a synapse can hold a spike (docs/genome.md 12.1);
+#: `resources.graded_spike_bits`: bits a spike's payload may carry (absent: binary spikes; docs/sdnn.md).
+COMPILE_KEYS: dict[str, tuple[str, ...]] = {"resources": ("max_synaptic_delay", "graded_spike_bits")}
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,54 @@ def resolve_profile(name_or_path: str) -> Path:
                       None, "--profile")
 
 
+#: Parsed profiles by (path as given, SHA-256 of the file's bytes), most recent last. An architecture search reads
+#: the same profiles for every candidate; the content hash (which the profile records anyway) makes an edited
+#: file a miss even when its size and timestamps do not change. Callers get copies (`_copied`).
+PROFILE_CACHE_SIZE = 32
+_parsed: OrderedDict[tuple[str, str], HardwareProfile] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
 def load_profile(name_or_path: str) -> HardwareProfile:
+    """A bundled profile by name, or a profile file (`parse_profile`), parsed once per file content."""
     path = resolve_profile(name_or_path)
+    try:
+        key = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    except OSError:          # unreadable: parsing says why
+        return parse_profile(path)
+    with _parsed_lock:
+        cached = _parsed.get(key)
+        if cached is not None:
+            _parsed.move_to_end(key)
+    if cached is None:
+        cached = parse_profile(path)
+        if cached.sha256 != key[1]:           # the file changed while it was read: keep nothing
+            return cached
+        with _parsed_lock:
+            _parsed[key] = cached
+            if len(_parsed) > PROFILE_CACHE_SIZE:
+                _parsed.popitem(last=False)
+    return _copied(cached, path)
+
+
+def _copied(profile: HardwareProfile, path: Path) -> HardwareProfile:
+    """A remembered profile as `parse_profile` would return it now: its own copies of the mutable tables, and
+    its calibration table found again (files next to the profile may have come or gone)."""
+    return replace(profile, quantities=dict(profile.quantities), raw=plain_copy(profile.raw),
+                   calibration=_calibration_path(profile.raw.get("calibration"), path))
+
+
+def plain_copy(value: Any) -> Any:
+    """A copy of parsed TOML: new dicts and lists, the same (immutable) strings, numbers and dates."""
+    if isinstance(value, dict):
+        return {k: plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_copy(v) for v in value]
+    return value
+
+
+def parse_profile(path: Path) -> HardwareProfile:
+    """Read and check a profile file (`load_profile` remembers the result)."""
     try:
         raw = tomli.loads(path.read_text(encoding="utf-8"))
     except (tomli.TOMLDecodeError, UnicodeDecodeError) as exc:

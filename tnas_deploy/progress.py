@@ -7,8 +7,9 @@ a pipe) a bar would be noise, so a plain line is printed every few seconds inste
 
 and, if any line was printed, a last one when the work is done. The interval is PROGRESS_INTERVAL_S seconds,
 or the number of seconds in the environment variable TNAS_DEPLOY_PROGRESS_INTERVAL (0: a line per update).
-Work is counted in samples; an update may be a fraction of a sample (one time step of a batch of samples
-is that fraction of each), so long simulations report often enough for the estimate to mean something.
+Work is counted in samples (or another `unit`: a population batch counts genomes); an update may be a fraction
+of a sample (one time step of a batch of samples is that fraction of each), so long simulations report often
+enough for the estimate to mean something.
 
 tqdm's default lock is a multiprocessing RLock, and creating it fixes multiprocessing's start method;
 Lava then fails at import (it calls `set_start_method('fork')` itself). Giving tqdm a thread lock before
@@ -34,7 +35,7 @@ tqdm.set_lock(threading.RLock())
 PROGRESS_INTERVAL_S = 5.0
 #: The environment variable that overrides PROGRESS_INTERVAL_S.
 INTERVAL_VARIABLE = "TNAS_DEPLOY_PROGRESS_INTERVAL"
-_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} samples [{elapsed}<{remaining}]"
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} {unit} [{elapsed}<{remaining}]"
 
 
 class Progress:
@@ -45,8 +46,9 @@ class Progress:
     """
 
     def __init__(self, total: int, desc: str, enabled: bool = True, stream: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, unit: str = "samples"):
         self.total = total
+        self.unit = unit
         self.desc = desc
         self.done = 0.0
         self._stream = stream if stream is not None else sys.stderr
@@ -58,7 +60,8 @@ class Progress:
         if not enabled:
             return
         if _is_terminal(self._stream):
-            self._bar = tqdm(total=total, desc=desc, file=self._stream, leave=False, bar_format=_BAR_FORMAT)
+            self._bar = tqdm(total=total, desc=desc, file=self._stream, leave=False, bar_format=_BAR_FORMAT,
+                             unit=unit)
         else:
             self._lines = True
             self._interval = progress_interval()
@@ -82,7 +85,7 @@ class Progress:
                 self._bar.close()
                 self._bar = None
             elif self._lines and self._printed:
-                self._print(f"{self.desc}: {_count(self.done)}/{self.total} samples, done in "
+                self._print(f"{self.desc}: {_count(self.done)}/{self.total} {self.unit}, done in "
                             f"{_duration(self._clock() - self._start)}")
             self._lines = False
 
@@ -101,7 +104,7 @@ class Progress:
 
     def _line(self, now: float) -> str:
         share = self.done / self.total if self.total else 1.0
-        line = f"{self.desc}: {_count(self.done)}/{self.total} samples, {100 * share:.0f} %"
+        line = f"{self.desc}: {_count(self.done)}/{self.total} {self.unit}, {100 * share:.0f} %"
         if 0 < self.done < self.total:
             left = (now - self._start) * (self.total - self.done) / self.done
             line += f", about {_duration(left)} left" if left >= 0.5 else ", almost done"
@@ -112,9 +115,10 @@ class Progress:
         self._printed = True
 
 
-def progress_bar(total: int, desc: str, enabled: bool = True) -> Progress:
-    """Progress of `total` samples of work called `desc` on stderr (module doc); cleared or closed when done."""
-    return Progress(total, desc, enabled)
+def progress_bar(total: int, desc: str, enabled: bool = True, unit: str = "samples") -> Progress:
+    """Progress of `total` samples (or `unit`) of work called `desc` on stderr (module doc); cleared or closed
+    when done."""
+    return Progress(total, desc, enabled, unit=unit)
 
 
 def progress_interval() -> float:

@@ -261,8 +261,16 @@ def conv_transpose_count(ones: np.ndarray, kernel: tuple[int, int], stride: tupl
 
 
 def max_pool_min(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """Minimum over pooling windows (max-pooling of values is min-pooling of spike steps)."""
-    return _windows(x, kernel, stride, (0, 0)).min(axis=(-1, -2))
+    """Minimum over pooling windows (max-pooling of values is min-pooling of spike steps), as the elementwise
+    minimum of the kh x kw strided views: the same values as reducing each window, several times faster."""
+    h, w = x.shape[-2:]
+    oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+    out = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            view = x[..., i:i + stride[0] * (oh - 1) + 1:stride[0], j:j + stride[1] * (ow - 1) + 1:stride[1]]
+            out = view.copy() if out is None else np.minimum(out, view, out=out)
+    return out
 
 
 def expand_per_channel(values: np.ndarray, shape: Shape) -> np.ndarray:

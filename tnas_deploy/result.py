@@ -3,7 +3,8 @@ predictions, per-layer counts and the peak of every state variable.
 
 How a layer's spikes are stored depends on the coding and is named by `spike_format`:
 `SPIKE_TIMES` (one global spike step per neuron, -1 = no spike: TTFS) or `SPIKE_RASTERS` (a boolean
-raster (samples, steps, *shape): rate). Result and golden files keep both under `spike_times/<layer>`.
+raster (samples, steps, *shape): rate) or `SPIKE_PAYLOADS` (graded payloads (samples, steps, *shape), int32:
+sigma-delta). Result and golden files keep both under `spike_times/<layer>`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import numpy as np
 
 SPIKE_TIMES = "times"
 SPIKE_RASTERS = "rasters"
+#: Sigma-delta: the graded payload each neuron sent at each step, int32 (samples, steps, *shape), 0 = no spike.
+SPIKE_PAYLOADS = "payloads"
 
 
 @dataclass
@@ -39,7 +42,9 @@ class SimResult:
 
 
 def count_spikes(spikes: np.ndarray, spike_format: str) -> int:
-    """Spikes in an array of spike times (-1 = none) or in a boolean raster."""
+    """Spikes in an array of spike times (-1 = none), a boolean raster or graded payloads (0 = none)."""
+    if spike_format == SPIKE_PAYLOADS:
+        return int(np.count_nonzero(spikes))
     return int(spikes.sum()) if spike_format == SPIKE_RASTERS else int((spikes >= 0).sum())
 
 

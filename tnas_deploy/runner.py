@@ -30,12 +30,27 @@ def run_lava(net: CompiledNetwork, x: np.ndarray, progress: Callable[[float], No
 
 
 def run_backend(net: CompiledNetwork, x: np.ndarray, backend: str, progress: bool = True,
-                timeout: float | None = None) -> tuple[SimResult, float]:
-    """Run samples on `reference`, `lava` (CPU simulator) or `loihi2` (hardware), with a progress bar."""
+                timeout: float | None = None, workers: int | None = None,
+                ray_address: str | None = None) -> tuple[SimResult, float]:
+    """Run samples on `reference`, `lava` (CPU simulator) or `loihi2` (hardware), with a progress bar.
+
+    `workers` > 1 or a `ray_address`: the Lava run is split into slices over Ray workers (`distributed`);
+    otherwise it is one Lava run in this process, and Ray is not imported."""
     start = time.perf_counter()
+    sharded = (workers is not None and workers != 1) or ray_address is not None
+    if sharded:
+        from .distributed.lava_shards import require_workers
+        require_workers(workers, ray_address)
+    if sharded and backend != "lava":
+        raise DeployError(f"the {backend} backend runs in one process; --workers and --ray-address split "
+                          f"--backend lava runs", None, "--workers")
     with progress_bar(len(x), f"{backend} {net.name}", progress) as bar:
         if backend == "reference":
             result = scheme_for(net).simulate(net, x, progress=bar.update)
+        elif sharded:
+            _require_lava(timeout)
+            from .distributed.lava_shards import run_sharded
+            result = run_sharded(net, x, workers, ray_address, progress=bar.update, timeout=timeout)
         elif backend in ("lava", "loihi2"):
             result = _run_on_lava(net, x, backend, bar.update, timeout)
         else:
@@ -43,12 +58,17 @@ def run_backend(net: CompiledNetwork, x: np.ndarray, backend: str, progress: boo
     return result, time.perf_counter() - start
 
 
-def _run_on_lava(net: CompiledNetwork, x: np.ndarray, backend: str, progress, timeout: float | None) -> SimResult:
-    from .lava_runtime import lava_available, loihi2_available
+def _require_lava(timeout: float | None) -> None:
+    from .lava_runtime import lava_available
     if not lava_available():
         raise DeployError("the lava backend needs lava-nc (CPython 3.10): pip install lava-nc==0.10.0", None, "--backend")
     if timeout is not None and not timeout > 0:
         raise DeployError(f"expected a time-out in seconds > 0, got {timeout}", None, "--timeout")
+
+
+def _run_on_lava(net: CompiledNetwork, x: np.ndarray, backend: str, progress, timeout: float | None) -> SimResult:
+    from .lava_runtime import loihi2_available
+    _require_lava(timeout)
     if backend == "loihi2" and not loihi2_available():
         raise DeployError("Loihi 2 hardware needs Intel's lava-loihi extension, which is not installed here; "
                           "use --backend lava for the bit-accurate CPU simulation (docs/loihi2.md)", None, "--backend")

@@ -60,8 +60,9 @@ def _fmt_bits(value: Any) -> str:
 
 def format_table(summary: dict[str, Any]) -> str:
     scheme = scheme_for(summary)
+    uv = any(r.get("headroom_bits") for r in summary["layers"])    # sigma-delta shows its own headroom columns
     header = ["layer", "kind", "shape", "neurons", "synapses", "w bits", "w exp"] + scheme.table_columns(None) + [
-        "headroom u/v/thr (bits)"]
+        "headroom u/v/thr (bits)"] * uv
     lines = []
     for r in summary["layers"]:
         head = r.get("headroom_bits", {})
@@ -70,7 +71,7 @@ def format_table(summary: dict[str, Any]) -> str:
             headroom += " *"
         lines.append([
             r["layer"], r["kind"], "x".join(map(str, r["shape"])), str(r["neurons"]), str(r["synapses"]),
-            str(r.get("weight_bits", "")), str(r.get("weight_exp", ""))] + scheme.table_columns(r) + [headroom])
+            str(r.get("weight_bits", "")), str(r.get("weight_exp", ""))] + scheme.table_columns(r) + [headroom] * uv)
     widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(header)]
     out = [f"{summary['name']} on {summary['profile']} (tnas-deploy {summary['tool_version']})"]
     out.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))

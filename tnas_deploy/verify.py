@@ -25,7 +25,8 @@ GOLDEN_VERSION = 1
 @dataclass
 class Mismatch:
     layer: str
-    what: str                 # "spike time" | "spike at step t" (rate) | "readout" | "prediction"
+    what: str                 # "spike time" | "spike at step t" (rate) | "payload at step t" (sigma-delta) |
+                              # "readout" | "prediction"
     sample: int
     neuron: tuple[int, ...]
     expected: int
@@ -81,13 +82,21 @@ def compare(expected: dict[str, Any], got: dict[str, Any], layer_order: list[str
         if a.shape != b.shape:
             raise DeployError(f"layer {layer!r} has shape {list(a.shape)} in one run and {list(b.shape)} in the other")
         raster = a.dtype == bool          # rate networks: (N, steps, *shape) spike rasters
-        spikes += int((a | b).sum()) if raster else int(((a >= 0) | (b >= 0)).sum())
+        graded = a.dtype == np.int32      # sigma-delta networks: (N, steps, *shape) graded payloads, 0 = none
+        if raster:
+            spikes += int((a | b).sum())
+        elif graded:
+            spikes += int(((a != 0) | (b != 0)).sum())
+        else:
+            spikes += int(((a >= 0) | (b >= 0)).sum())
         diff = (a != b).reshape(n, -1)
         same &= ~diff.any(axis=1)
         if first is None and diff.any():
             sample, flat = np.argwhere(diff)[0]
             index = tuple(int(i) for i in np.unravel_index(flat, a.shape[1:]))
             what, neuron = (f"spike at step {index[0]}", index[1:]) if raster else ("spike time", index)
+            if graded:
+                what, neuron = f"payload at step {index[0]}", index[1:]
             first = Mismatch(layer, what, int(sample), neuron,
                              int(a.reshape(n, -1)[sample, flat]), int(b.reshape(n, -1)[sample, flat]))
     for what, key in (("readout", "readout"), ("prediction", "predictions")):

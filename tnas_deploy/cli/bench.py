@@ -20,10 +20,17 @@ _STATIC_LINES = {
 
 
 def command(args: argparse.Namespace) -> int:
-    """Benchmark a network on hardware profiles and write a report."""
+    """Benchmark a network on hardware profiles and write a report (with --population: many genomes)."""
     import time
 
     from ..energy.bench import run_bench
+    from . import bench_population
+
+    if args.population is not None or args.target is None:
+        return bench_population.command(args)
+    bench_population.check_population_options(args)
+    if getattr(args, "coding", None):
+        return _codings(args)
 
     started = time.perf_counter()
     report, out_dir = run_bench(args.target, args.input, args.profiles, args.backend, args.calibration, args.output,
@@ -168,3 +175,23 @@ def _fmt_energy(total_pj: float | None, dynamic_pj: float | None, band_uj: Any =
 
 def _fmt_latency(latency_ns: float | None, band_ms: Any = None) -> str:
     return _scaled(None if latency_ns is None else latency_ns / 1e6, _TIME_UNITS, band_ms)
+
+
+def _codings(args: argparse.Namespace) -> int:
+    """`bench genome.json --coding ttfs,sdnn`: the genome in each coding, side by side (`energy/codings.py`)."""
+    from pathlib import Path
+
+    from ..energy.codings import render_markdown, run_codings_bench
+
+    out_dir = args.output or Path("build") / f"codings-{args.target.stem}"
+    comparison = run_codings_bench(
+        args.target, args.input, [c.strip() for c in args.coding.split(",")], out_dir, profiles=args.profiles,
+        backend=args.backend, calibration=args.calibration, progress=not args.no_progress and not args.json,
+        samples=args.samples, compile_profile=args.compile_profile, window_us=args.event_window_us,
+        static_mode=args.static)
+    if args.json:
+        print(json.dumps(comparison, indent=2, sort_keys=True))
+        return 0
+    print(render_markdown(comparison), end="")
+    print(f"wrote {out_dir / 'codings.json'}, {out_dir / 'codings.md'} and the report of each coding in {out_dir}")
+    return 0

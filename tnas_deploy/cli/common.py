@@ -28,7 +28,11 @@ def load_run_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def execute(net: Any, x: Any, backend: str, args: argparse.Namespace) -> tuple[Any, float]:
-    """Run `x` on a backend with a progress bar; returns (result, seconds)."""
+    """Run `x` on a backend with a progress bar; returns (result, seconds). `--workers` and `--ray-address` go to
+    the backend the user named; the reference run `verify` adds for comparison ignores them."""
     from ..runner import run_backend
     show = not getattr(args, "no_progress", False) and not getattr(args, "json", False)
-    return run_backend(net, x, backend, progress=show, timeout=getattr(args, "timeout", None))
+    named = backend != "reference" or getattr(args, "backend", None) == "reference"
+    workers, address = (getattr(args, "workers", None), getattr(args, "ray_address", None)) if named else (None, None)
+    return run_backend(net, x, backend, progress=show, timeout=getattr(args, "timeout", None), workers=workers,
+                       ray_address=address)

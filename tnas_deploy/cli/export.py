@@ -1,4 +1,5 @@
-"""`tnas-deploy export`: write a network in another tool's format: NIR, or lava-dl netx (rate networks)."""
+"""`tnas-deploy export`: write a network in another tool's format: NIR, or lava-dl netx (rate and sigma-delta
+networks; the scheme's `export_netx`)."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,6 @@ def command(args: argparse.Namespace) -> int:
 
 def _export_netx(args: argparse.Namespace) -> int:
     from ..schemes import scheme_for
-    from ..schemes.rate.netx import compile_for_netx, export_netx
 
     if args.source.suffix == ".json":
         from ..artifact import save_artifact
@@ -33,9 +33,10 @@ def _export_netx(args: argparse.Namespace) -> int:
         from ..genome import load_genome
         from ..summary import summarize
 
-        scheme_for(load_genome(args.source)).require_export("netx", args.source)
-        net = compile_for_netx(load_inputs(args.source, args.weights, "loihi2", args.calibration), steps=args.steps,
-                               analog_maxpool=args.analog_maxpool)
+        scheme = scheme_for(load_genome(args.source))
+        scheme.require_export("netx", args.source)
+        net = scheme.compile_for_netx(load_inputs(args.source, args.weights, "loihi2", args.calibration),
+                                      steps=args.steps, analog_maxpool=args.analog_maxpool)
     else:
         from ..artifact import load_artifact
 
@@ -45,17 +46,15 @@ def _export_netx(args: argparse.Namespace) -> int:
             if value is not None:
                 raise DeployError("applies when exporting a genome; an artifact is exported as compiled", None, flag)
         net, _ = load_artifact(args.source)
-        scheme_for(net).require_export("netx", args.source)
+        scheme = scheme_for(net)
+        scheme.require_export("netx", args.source)
     try:
-        plan = export_netx(net, args.output)
+        lines = scheme.export_netx(net, args.output)
     except DeployError as exc:
         raise DeployError(exc.message, exc.file or args.source, exc.field) from None
     if args.source.suffix == ".json" and args.artifact is not None:
         save_artifact(net, args.artifact, summarize(net))
         print(f"wrote {args.artifact} (the compiled network the netx file encodes)")
-    layers = sum(1 for b in plan.blocks if b.kind in ("dense", "conv"))
-    print(f"wrote {args.output} (lava-dl netx, {layers} layers; load it with netx.hdf5.Network(path, "
-          "input_message_bits=8): docs/interop.md)")
-    for condition in plan.conditions:
-        print(f"note: bit-exact in Lava as long as {condition}")
+    for line in lines:
+        print(line)
     return 0

@@ -1,4 +1,4 @@
-"""`tnas-deploy import`: turn a lava-dl netx file or a NIR graph into a rate genome plus weights."""
+"""`tnas-deploy import`: turn a lava-dl netx file or a NIR graph into a rate (or sigma-delta) genome plus weights."""
 from __future__ import annotations
 
 import argparse
@@ -50,6 +50,6 @@ def command(args: argparse.Namespace) -> int:
     write_files_atomic({weights_path: weights_image(weights), out: genome.dumps().encode("utf-8")})
     for note in imported.notes:
         print(f"note: {note}")
-    print(f"wrote {out} and {weights_path} ({kind} import: {len(genome.nodes)} nodes, rate coding, "
-          f"{genome.steps} steps)")
+    steps = f", {genome.steps} steps" if genome.steps else ""
+    print(f"wrote {out} and {weights_path} ({kind} import: {len(genome.nodes)} nodes, {genome.coding} coding{steps})")
     return 0

@@ -42,7 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--saturate", action="store_true",
                    help="clip values that overflow their fixed-point format instead of failing")
     c.add_argument("--margin", type=float, help="window length = margin x largest calibration activation")
-    c.add_argument("--steps", type=int, help="override the genome's steps per window (TTFS) or time steps T (rate)")
+    c.add_argument("--steps", type=int, help="override the genome's steps per window (TTFS), time steps T (rate) or "
+                                             "steps per inference (sigma-delta; default: until the readout settles)")
+    c.add_argument("--coding", help="compile with this coding: the genome's own, or 'sdnn' (sigma-delta, Loihi 2's "
+                                    "graded spikes) from a TTFS genome's ReLU ANN (docs/sdnn.md)")
+    c.add_argument("--delta-threshold", type=float,
+                   help="sigma-delta: each layer's delta threshold as a fraction of its calibration peak "
+                        "(default 1/64)")
     c.add_argument("--analog-maxpool", choices=["refuse", "avgpool"], default="refuse",
                    help="rate coding: a max-pool of analog values has no exact chip realisation; 'avgpool' "
                         "replaces it by average pooling (a different network, recorded in the notes)")
@@ -62,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--samples", type=int, help="use only the first N samples")
     r.add_argument("-o", "--output", type=Path, help="write spike times, readout values and predictions (.npz)")
     r.add_argument("--timeout", type=float, help="stop a Lava run after this many seconds (exit 3)")
+    add_worker_options(r)
     r.add_argument("--json", action="store_true", help="print the result summary as JSON")
     r.add_argument("--no-progress", action="store_true")
 
@@ -80,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "imported from, recorded in its provenance)")
     v.add_argument("--samples", type=int, help="use only the first N samples")
     v.add_argument("--timeout", type=float, help="stop the Lava run after this many seconds (exit 3)")
+    add_worker_options(v)
     v.add_argument("--json", action="store_true")
     v.add_argument("--no-progress", action="store_true")
 
@@ -91,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--backend", choices=["reference", "lava"], default="reference")
     g.add_argument("--samples", type=int)
     g.add_argument("--timeout", type=float)
+    add_worker_options(g)
     g.add_argument("--no-progress", action="store_true")
     x = sub.add_parser("export", help="write a network in another tool's format: NIR, or lava-dl netx (rate networks)")
     x.add_argument("source", type=Path, help="genome .json; for netx also a compiled rate artifact (.tdart)")
@@ -118,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--name", help="genome name (default: from the file)")
 
     b = sub.add_parser("bench", help="energy, latency and resources on hardware profiles; writes a report")
-    b.add_argument("target", type=Path, help="compiled artifact, or a genome .json (compiled first)")
+    b.add_argument("target", type=Path, nargs="?",
+                   help="compiled artifact, or a genome .json (compiled first); not with --population")
     b.add_argument("--input", type=Path, required=True, help=".npz samples to run (labels give accuracy, WAR, UAR)")
     b.add_argument("--event-window-us", type=float, help="event files: time window per sample in microseconds")
     b.add_argument("--profile", action="append", dest="profiles", metavar="P",
@@ -126,12 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--backend", choices=["reference", "lava"], default="reference")
     b.add_argument("--calibration", type=Path, help="for a genome: calibration data (default: the input data)")
     b.add_argument("--compile-profile", default="loihi2", help="for a genome: the profile to compile for")
+    b.add_argument("--coding", help="for a genome: compile it in these codings (comma-separated, e.g. ttfs,sdnn) and "
+                                    "put them side by side in OUT/codings.md (docs/sdnn.md)")
     b.add_argument("--samples", type=int, help="use only the first N samples")
     b.add_argument("--static", choices=STATIC_MODES, default="whole-chip",
                    help="how a chip's static power is charged: whole-chip (default, as measured) charges the "
                         "whole chip's measured static power; per-core charges static power x cores used / cores "
                         "on chip (a power-gated or shared chip)")
-    b.add_argument("-o", "--output", type=Path, help="report directory (default build/report-<name>)")
+    b.add_argument("-o", "--output", type=Path, help="report directory (default build/report-<name>; with "
+                                                     "--population, required)")
+    b.add_argument("--population", type=Path, metavar="DIR_OR_LIST",
+                   help="evaluate many genomes: a folder of genome .json files or a text file of genome paths; "
+                        "writes OUT/results.jsonl (resumable), OUT/population.md and OUT/population.html with the "
+                        "Pareto fronts (docs/scaling.md)")
+    b.add_argument("--workers", type=int, metavar="N",
+                   help="with --population: evaluate N genomes at a time as Ray tasks (default: every CPU)")
+    b.add_argument("--ray-address", metavar="ADDR",
+                   help="with --population: use the running Ray cluster at ADDR (host:port, or 'auto')")
+    b.add_argument("--fast", action="store_true",
+                   help="with --population: costs from the fast cost path (one batched forward pass) instead of "
+                        "the reference simulator, for the codings that have one")
     b.add_argument("--json", action="store_true", help="print the whole report.json")
     b.add_argument("--no-progress", action="store_true")
 
@@ -141,3 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--no-browser", action="store_true", help="serve without opening a browser")
     w.add_argument("--port", type=int, help="localhost port to serve on (default: a free one)")
     return p
+
+
+def add_worker_options(command: argparse.ArgumentParser) -> None:
+    """`--workers` and `--ray-address`: a Lava run split into slices of samples over Ray workers (docs/scaling.md)."""
+    command.add_argument("--workers", type=int, metavar="N",
+                         help="lava and netx backends: split the samples into N slices, each one Lava run on a Ray "
+                              "worker (a local Ray cluster of N CPUs, or the one of --ray-address); results are "
+                              "bit-identical to one worker; default 1: one Lava run in this process, without Ray")
+    command.add_argument("--ray-address", metavar="ADDR",
+                         help="run the slices on the existing Ray cluster at ADDR (host:port, or 'auto'); "
+                              "without --workers, one slice per CPU of the cluster")

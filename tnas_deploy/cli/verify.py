@@ -1,8 +1,9 @@
 """`tnas-deploy verify`: check that two backends (or a golden file) agree bit for bit.
 
-`--backend netx` (rate networks) runs the network's netx file in lava-dl's own `netx.hdf5.Network` and compares
-it with the reference simulator (or the golden file): the file an imported genome came from, or tnas-deploy's
-own netx export of the artifact (`schemes/rate/netx_verify.py`).
+`--backend netx` (rate and sigma-delta networks) runs the network's netx file in lava-dl's own `netx.hdf5.Network`
+and compares it with the reference simulator (or the golden file): the file an imported genome came from, or
+tnas-deploy's own netx export of the artifact (the scheme's `netx_file` and `run_netx`: `schemes/rate/netx_verify.py`,
+`schemes/sdnn/netx_verify.py`).
 """
 from __future__ import annotations
 
@@ -73,17 +74,21 @@ def _run(net: Any, x: Any, backend: str, args: argparse.Namespace) -> tuple[Any,
                           None, "--backend")
     if args.timeout is not None and not args.timeout > 0:
         raise DeployError(f"expected a time-out in seconds > 0, got {args.timeout}", None, "--timeout")
-    from ..schemes.rate.netx_verify import netx_file, run_netx_result
-
+    scheme = scheme_for(net)
     show = not args.no_progress and not args.json
-    with netx_file(net, args.artifact, args.netx) as (path, how):
+    with scheme.netx_file(net, args.artifact, args.netx) as (path, how):
         if not args.json:
             print(f"netx: running {how} in lava-dl's netx.hdf5.Network (Loihi2SimCfg fixed_pt)")
             if not net.options.get("chip_integers") and net.provenance.get("imported_format") == "lava-dl netx":
                 print("note: this artifact was quantized anew (its genome holds no chip_integers), so its integers "
                       "are not the file's")
         with progress_bar(len(x), f"netx {net.name}", show) as bar:
-            result = run_netx_result(net, x, path, progress=bar.update, timeout=args.timeout)
+            if (args.workers is not None and args.workers != 1) or args.ray_address is not None:   # over Ray workers
+                from ..distributed.lava_shards import run_sharded
+                result = run_sharded(net, x, args.workers, args.ray_address, progress=bar.update,
+                                     timeout=args.timeout, netx_file=path.read_bytes())
+            else:
+                result = scheme.run_netx(net, x, path, progress=bar.update, timeout=args.timeout)
         return result, {"backend": "netx", "netx": how}
 
 

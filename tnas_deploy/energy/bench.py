@@ -18,7 +18,7 @@ from ..profiles import available_profiles, load_profile
 from ..regression import regression_block, regression_outputs
 from ..result import SimResult
 from ..summary import summarize
-from ..result import SPIKE_RASTERS
+from ..result import SPIKE_TIMES
 from ..schemes import scheme_for
 from .activity import LayerActivity, neurobench_metrics
 from .baseline import estimate_baseline
@@ -31,11 +31,14 @@ REPORT_VERSION = 1
 
 
 def load_target(target: Path, data: Path, calibration: Path | None, compile_profile: str,
-                out_dir: Path) -> tuple[CompiledNetwork, Path]:
-    """An artifact as it is, or a genome compiled for `compile_profile` (calibrated on `calibration` or the data)."""
+                out_dir: Path, coding: str | None = None) -> tuple[CompiledNetwork, Path]:
+    """An artifact as it is, or a genome compiled for `compile_profile` (calibrated on `calibration` or the data;
+    with `coding`, compiled in that coding: `compile --coding`)."""
     if target.suffix == ".json":
         from ..compiler import compile_files
-        net, summary = compile_files(target, profile=compile_profile, calibration_path=calibration or data)
+        from ..schemes import CompileOptions
+        net, summary = compile_files(target, profile=compile_profile, calibration_path=calibration or data,
+                                     options=CompileOptions(coding=coding))
         path = out_dir / f"{net.name}.{compile_profile}.tdart"
         save_artifact(net, path, summary)
         return net, path
@@ -62,8 +65,8 @@ def _layer_block(net: CompiledNetwork, act: LayerActivity, result: SimResult) ->
     histogram = None
     if act.layer in result.spike_times:
         times = result.spike_times[act.layer]
-        if result.spike_format == SPIKE_RASTERS:     # rate raster (samples, steps, ...): spikes per step of the run
-            histogram = times.reshape(times.shape[0], times.shape[1], -1).sum(axis=(0, 2)).astype(int).tolist()
+        if result.spike_format != SPIKE_TIMES:      # rate raster, sigma-delta payloads (samples, steps, ...): per step
+            histogram = (times != 0).reshape(times.shape[0], times.shape[1], -1).sum(axis=(0, 2)).astype(int).tolist()
         else:
             local = times[times >= 0] % K
             histogram = np.bincount(local, minlength=K).astype(int).tolist()
@@ -85,6 +88,9 @@ def profile_block(net: CompiledNetwork, activity: dict[str, LayerActivity], name
         block["baseline"] = estimate_baseline(net.genome, profile)
         return block
     placement = place(net, activity, profile)
+    payload = payload_problem(net, profile)
+    if payload:
+        placement.fits, placement.problem = False, "; ".join(filter(None, [payload, placement.problem]))
     block["placement"] = placement.to_json()
     if not placement.fits:
         block["energy"] = None
@@ -101,16 +107,27 @@ def profile_block(net: CompiledNetwork, activity: dict[str, LayerActivity], name
     return block
 
 
+def payload_problem(net: CompiledNetwork, profile) -> str | None:
+    """Why `net`'s spikes cannot travel on `profile`'s chip (graded payloads it lacks), or None."""
+    need = scheme_for(net).spike_payload_bits
+    have = profile.get("resources.graded_spike_bits") or 0
+    if need <= have:
+        return None
+    offer = f"{have:.0f}-bit payloads" if have else "no graded payloads (no resources.graded_spike_bits)"
+    return (f"the network's spikes carry {need}-bit graded payloads ({net.coding} coding); the profile gives "
+            f"{offer}; splitting cannot help")
+
+
 def run_bench(target: Path, data_path: Path, profiles: list[str] | None = None, backend: str = "reference",
               calibration: Path | None = None, out_dir: Path | None = None, progress: bool = True,
               samples: int | None = None, compile_profile: str = "loihi2", window_us: float | None = None,
-              static_mode: str = "whole-chip") -> tuple[dict[str, Any], Path]:
+              static_mode: str = "whole-chip", coding: str | None = None) -> tuple[dict[str, Any], Path]:
     from ..runner import run_backend
     from .report import write_reports
 
     names = profiles or available_profiles()
     out_dir = out_dir or Path("build") / f"report-{target.stem}"
-    net, artifact_path = load_target(target, data_path, calibration, compile_profile, out_dir)
+    net, artifact_path = load_target(target, data_path, calibration, compile_profile, out_dir, coding)
     scheme = scheme_for(net)
     data = scheme.load_data(data_path, net, window_us=window_us).head(samples)
     result, _ = run_backend(net, data.x, backend, progress=progress)

@@ -15,8 +15,11 @@ it), and must not be wider than those ratios rounded outward to the next 0.05: `
 """
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +227,48 @@ def _profile_number(profile: HardwareProfile, key: str, path: Path) -> float:
 
 # ---- reading the table ----------------------------------------------------------------------------------
 
+#: Parsed tables by (path as given, SHA-256 of the file's bytes), most recent last: every energy estimate on a
+#: calibrated profile reads its table. Callers get copies (`_copied`).
+CALIBRATION_CACHE_SIZE = 32
+_parsed: OrderedDict[tuple[str, str], Calibration] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
 def load_calibration(path: Path) -> Calibration:
+    """A calibration table (`parse_calibration`), parsed once per file content."""
+    try:
+        data = path.read_bytes()
+    except OSError:          # unreadable: parsing says why
+        return parse_calibration(path)
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    with _parsed_lock:
+        cached = _parsed.get(key)
+        if cached is not None:
+            _parsed.move_to_end(key)
+    if cached is None:
+        cached = parse_calibration(path)
+        try:
+            unchanged = hashlib.sha256(path.read_bytes()).hexdigest() == key[1]
+        except OSError:
+            unchanged = False
+        if not unchanged:                     # the file changed while it was read: keep nothing
+            return cached
+        with _parsed_lock:
+            _parsed[key] = cached
+            if len(_parsed) > CALIBRATION_CACHE_SIZE:
+                _parsed.popitem(last=False)
+    return _copied(cached)
+
+
+def _copied(calibration: Calibration) -> Calibration:
+    """A remembered table with its own copies of everything a caller could change."""
+    quantities = tuple(replace(q, points=tuple(replace(p, activity=dict(p.activity)) for p in q.points))
+                       for q in calibration.quantities)
+    return Calibration(calibration.path, calibration.chip, calibration.summary, quantities, calibration.reported)
+
+
+def parse_calibration(path: Path) -> Calibration:
+    """Read and check a calibration table (`load_calibration` remembers the result)."""
     try:
         raw = tomli.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomli.TOMLDecodeError, UnicodeDecodeError) as exc:

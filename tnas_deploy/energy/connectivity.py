@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -65,9 +66,18 @@ def _kernel(proj: Projection) -> tuple[int, int]:
 
 def window_targets(proj: Projection, src_hw: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
     """For each source pixel (flat y * W + x), the output positions (flat oy * OW + ox) whose window reads it,
-    one column per kernel offset; -1 where the offset reads no output (border, stride)."""
+    one column per kernel offset; -1 where the offset reads no output (border, stride). Read-only: remembered
+    by geometry, which many candidates of a search share."""
+    return _window_targets(tuple(int(k) for k in _kernel(proj)), tuple(int(s) for s in proj.stride),
+                           tuple(int(p) for p in proj.padding), tuple(int(n) for n in src_hw),
+                           tuple(int(n) for n in out_hw))
+
+
+@lru_cache(maxsize=256)
+def _window_targets(kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...],
+                    src_hw: tuple[int, ...], out_hw: tuple[int, ...]) -> np.ndarray:
     (h, w), (oh, ow) = src_hw, out_hw
-    (kh, kw), (sh, sw), (ph, pw) = _kernel(proj), proj.stride, proj.padding
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     columns = []
     for i in range(kh):
         ny = np.arange(h) + ph - i                 # = oy * sh for the output row that reads this input row
@@ -77,7 +87,9 @@ def window_targets(proj: Projection, src_hw: tuple[int, int], out_hw: tuple[int,
             ox, ok_x = nx // sw, (nx % sw == 0) & (nx >= 0) & (nx // sw < ow)
             pos = np.where(ok_y[:, None] & ok_x[None, :], oy[:, None] * ow + ox[None, :], -1)
             columns.append(pos.reshape(-1))
-    return np.stack(columns, axis=1)
+    targets = np.stack(columns, axis=1)
+    targets.setflags(write=False)
+    return targets
 
 
 def _window_counts(n_out: int, n_in: int, kernel: int, stride: int, pad: int) -> np.ndarray:

@@ -14,15 +14,24 @@
    synapse into the destination of the distinct destination cores their targets lie in.
 
 "Does not fit" is reported only for what splitting cannot fix, naming the resource and by how much.
+
+A placement depends on the network's structure (with its precision groups) and the profile's numbers, not on
+the weight values or the activity: `place` remembers the last few by a key of exactly what it reads
+(`structure_key`), so evaluating one network again (other data, other profile lists) places it once.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
+import threading
+from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
 from ..compiled import CompiledNetwork
-from ..projection import expand_per_channel
+from ..projection import Projection, expand_per_channel
 from ..profiles import HardwareProfile
 from .activity import LayerActivity
 from .connectivity import Link, core_pairs, in_degree, links_into, mean_distinct_cores
@@ -33,9 +42,71 @@ from .splitting import fan_out_copies, input_compartments
 __all__ = ["LayerPlacement", "Placement", "packets_per_spike", "place"]
 
 
+#: Placements by `structure_key`, most recent last; callers get deep copies.
+PLACEMENT_CACHE_SIZE = 16
+_placements: OrderedDict[tuple[Any, ...], Placement] = OrderedDict()
+_placements_lock = threading.Lock()
+
+
 def place(net: CompiledNetwork, activity: dict[str, LayerActivity], profile: HardwareProfile) -> Placement:
     """Place the populations measured in `activity` (docs/energy_mapping.md); every neuron's fan-in and fan-out
     come from `net`'s projections."""
+    key = structure_key(net, list(activity), profile)
+    with _placements_lock:
+        placement = _placements.get(key)
+        if placement is not None:
+            _placements.move_to_end(key)
+    if placement is None:
+        placement = place_populations(net, list(activity), profile)
+        with _placements_lock:
+            _placements[key] = placement
+            if len(_placements) > PLACEMENT_CACHE_SIZE:
+                _placements.popitem(last=False)
+    return copy.deepcopy(placement)
+
+
+def forget_placements() -> None:
+    """Drop the remembered placements (a benchmark measuring a first placement calls this)."""
+    with _placements_lock:
+        _placements.clear()
+
+
+def structure_key(net: CompiledNetwork, layer_ids: list[str], profile: HardwareProfile) -> tuple[Any, ...]:
+    """Everything `place_populations` reads: the profile's name, file and numbers, the weight width, the input and
+    readout, and per population its size and the geometry of each projection into it (kind, shapes, kernel,
+    stride, padding, precision groups, a sparse map's structure, the populations behind its source)."""
+    by_id = net.by_id
+    network_input = net.layers[0]
+    layers = []
+    for layer_id in layer_ids:
+        layer = by_id[layer_id]
+        links = tuple((link.proj.source, link.proj.kind, link.src_shape, link.dst_shape, link.segments,
+                       tuple(link.proj.kernel), tuple(link.proj.stride), tuple(link.proj.padding),
+                       _array_key(link.proj.channel_shift), _weight_structure(link.proj))
+                      for link in links_into(by_id, layer))
+        layers.append((layer_id, layer.size, tuple(layer.shape), links))
+    return (profile.name, str(profile.path), tuple(sorted(profile.quantities.items())),
+            getattr(net.fmt, "weight_bits", None),
+            network_input.id, network_input.size, net.readout.id, tuple(layers))
+
+
+def _array_key(values: Any) -> tuple[Any, ...] | None:
+    if values is None:
+        return None
+    arr = np.ascontiguousarray(values)
+    return (arr.dtype.str, arr.shape, hashlib.sha256(arr.tobytes()).hexdigest())
+
+
+def _weight_structure(proj: Projection) -> tuple[Any, ...]:
+    """What placement reads of the weights: a sparse map's synapses (not their values), else the shape."""
+    if proj.kind == "sparse":
+        m = proj.weight.tocsr()
+        return (m.shape, _array_key(m.indptr), _array_key(m.indices))
+    return tuple(np.shape(proj.weight))
+
+
+def place_populations(net: CompiledNetwork, layer_ids: list[str], profile: HardwareProfile) -> Placement:
+    """`place` without remembering: the populations `layer_ids` of `net` on `profile`."""
     limits = chip_limits(profile)
     mesh_known = profile.get("resources.mesh_columns") is not None
     columns = int(profile.get("resources.mesh_columns") or max(1, math.isqrt(int(limits.cores or 1))))
@@ -45,7 +116,7 @@ def place(net: CompiledNetwork, activity: dict[str, LayerActivity], profile: Har
     placement = Placement(profile.name, fits=True, mesh_columns=columns, mesh_assumed=not mesh_known,
                           layers_share_cores=limits.layers_share_cores)
     problems: list[str] = []
-    pops = split_populations(net, list(activity), limits, problems)
+    pops = split_populations(net, layer_ids, limits, problems)
     core_of = lay_out(pops, limits, net.fmt.weight_bits, placement, problems)
     placement.splitting = _splitting_notes(pops, placement, limits)
     if problems:

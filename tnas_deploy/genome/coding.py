@@ -16,7 +16,8 @@ class CodingRules:
 
     neuron_models: tuple[str, ...]        # models a node's neuron may have (besides none)
     wrong_neuron: str                     # why another model is refused ("{model}" is replaced by its repr)
-    time_block: str                       # "time" (top-level TimeSpec) or "steps" (in the coding block)
+    time_block: str                       # "time" (top-level TimeSpec), "steps" (in the coding block) or
+                                          # "settle" (optional steps in the coding block: default until settled)
     min_version: int
     neuron_node: str | None               # why a `neuron` node is refused
     recurrent_edge: str | None            # why a recurrent edge is refused (version >= 2)
@@ -27,6 +28,9 @@ class CodingRules:
     regression_readout: str | None = None  # why task.outputs (a regression readout) is refused (version >= 3)
     chip_integers: str | None = None      # why chip_integers (a genome of chip integers) is refused (version >= 3)
     leaky_readout: str | None = None      # why a membrane readout's leak (readout tau, version >= 3) is refused
+    #: Whether a genome of a version before `min_version` is told the version it needs, before the schema names the
+    #: unknown coding (codings after version 3; rate keeps the schema's message of version 2).
+    names_min_version: bool = False
 
 
 CODING_RULES: dict[str, CodingRules] = {
@@ -54,6 +58,21 @@ CODING_RULES: dict[str, CodingRules] = {
         time_block="steps", min_version=2,
         neuron_node=None, recurrent_edge=None, spike_count_readout=None, snas_cell=None,
         membrane_reads_neuron=False),
+    "sdnn": CodingRules(
+        neuron_models=("sigma_delta",),
+        wrong_neuron="a sigma-delta genome uses {\"model\": \"sigma_delta\"} neurons; {model} is the neuron of "
+                     "another coding",
+        time_block="settle", min_version=4,
+        neuron_node="a neuron node needs rate coding; in sigma-delta coding the neuron sits on the conv2d, dense, "
+                    "batchnorm, avgpool2d or add before it",
+        recurrent_edge="recurrent edges need rate coding; a sigma-delta network is lowered from a feed-forward ANN",
+        spike_count_readout="readout mode 'spike_count' needs rate coding; a sigma-delta readout reads its value",
+        snas_cell=f"a snas_cell is a rate-coded cell of LIF neurons; it needs {_RATE}",
+        membrane_reads_neuron=True,
+        edge_delay="axonal delays need rate coding; sigma-delta layers are one step apart",
+        # regression readouts and chip integers: an imported lava-dl netx SDNN file (PilotNet SDNN's one output)
+        leaky_readout="a leaky readout (tau) is read for rate-coded genomes; a sigma-delta readout holds its value",
+        names_min_version=True),
 }
 
 #: Coding names genomes may declare.

@@ -23,7 +23,7 @@ from .schema_check import json_path, schema_problem
 from .snas_cell import CellError, SnasCell, expand_cells
 
 FORMAT = "tnas-genome"
-SUPPORTED_VERSIONS = (1, 2, 3)
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
 DEFAULT_WINDOW_MARGIN = 1.5
 MAX_RATE_STEPS = 65536
 #: What a rate input value means (coding.input): intensities in [0, 1], or event counts per bin.
@@ -85,6 +85,9 @@ class Genome:
     #: Rate coding: what an input value means: "intensity" (in [0, 1], sent as 8-bit graded spikes) or
     #: "counts" (event counts per time bin, sent as they are). None for TTFS.
     rate_input: str | None = None
+    #: Sigma-delta coding (version 4): each layer's delta threshold as a fraction of its calibration peak, or None
+    #: for the compile's default (docs/sdnn.md). `steps` is then optional: None runs until the readout settles.
+    delta_threshold: float | None = None
     #: Version 3: the genome's numbers are a chip's integers at these state scales (docs/genome.md, section 12):
     #: {"state_scales": {node id: state units per unit}, "source": ...}; compile uses them as they are.
     chip_integers: dict[str, Any] | None = None
@@ -98,6 +101,12 @@ class Genome:
             raise ValueError(f"coding must be one of {list(CODINGS)}, got {self.coding!r}")
         if rules.time_block == "time" and (self.time is None or self.steps is not None):
             raise ValueError(f"a {self.coding} genome has a TimeSpec `time` and no `steps`")
+        if rules.time_block == "settle":
+            if self.time is not None or self.version < rules.min_version:
+                raise ValueError(f"a {self.coding} genome is version {rules.min_version} or later and has no `time`")
+            if self.steps is not None and (isinstance(self.steps, bool) or not isinstance(self.steps, int)
+                                           or not 1 <= self.steps <= MAX_RATE_STEPS):
+                raise ValueError(f"steps must be an integer from 1 to {MAX_RATE_STEPS}, got {self.steps!r}")
         if rules.time_block == "steps":
             if self.time is not None or self.version < rules.min_version:
                 raise ValueError(f"a {self.coding} genome is version {rules.min_version} or later and has `steps`, "
@@ -155,7 +164,10 @@ class Genome:
         if self.description is not None:
             out["description"] = self.description
         out["task"] = self.task.to_json()
-        if self.time is None:
+        if CODING_RULES[self.coding].time_block == "settle":
+            out["coding"] = {"scheme": self.coding, **({"steps": self.steps} if self.steps is not None else {}),
+                             **({"delta_threshold": self.delta_threshold} if self.delta_threshold is not None else {})}
+        elif self.time is None:
             out["coding"] = {"scheme": self.coding, "steps": self.steps, "input": self.rate_input}
         else:
             out["coding"] = {"scheme": self.coding}
@@ -187,6 +199,7 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
     if nesting_depth(obj, MAX_NESTING) > MAX_NESTING:   # before any recursive walk (schema, json.dumps)
         raise DeployError(f"nested deeper than {MAX_NESTING} levels; no genome nests that deep", where)
     check_delay_version(obj, version, where)     # before the schema: its message would not name the version
+    _check_coding_version(obj, version, where)
     problem = schema_problem(obj, int(version))   # 1.0 is 1, as in the schema; True fails its const
     if problem is not None:
         raise DeployError(problem[0], where, problem[1])
@@ -232,6 +245,7 @@ def genome_from_json(obj: Any, source: Path | str | None = None) -> Genome:
         steps=obj["coding"].get("steps"),
         rate_input=obj["coding"].get("input", "intensity") if CODING_RULES[coding].time_block == "steps" else None,
         chip_integers=obj.get("chip_integers"),
+        delta_threshold=obj["coding"].get("delta_threshold"),
         source=Path(source) if source is not None else None,
     )
 
@@ -272,10 +286,11 @@ def _check_version3(genome: Genome, where: str, locate: Callable[[int], str]) ->
         return
     if rules.chip_integers is not None:
         raise DeployError(rules.chip_integers, where, "chip_integers")
-    for node_id in genome.chip_integers["state_scales"]:
-        if node_id not in genome.by_id:
-            raise DeployError(f"unknown node {node_id!r}; expected one of {listed(genome.by_id)}", where,
-                              f"chip_integers.state_scales.{node_id}")
+    for key in ("state_scales", "thresholds"):       # thresholds: sigma-delta (version 4)
+        for node_id in genome.chip_integers.get(key, {}):
+            if node_id not in genome.by_id:
+                raise DeployError(f"unknown node {node_id!r}; expected one of {listed(genome.by_id)}", where,
+                                  f"chip_integers.{key}.{node_id}")
 
 
 def _non_finite(obj: Any) -> tuple[Any, ...] | None:
@@ -396,6 +411,16 @@ def _check_graph(genome: Genome, where: str, locate: Callable[[int], str] | None
     if n_logits != len(genome.task.names):
         raise DeployError(f"the readout has {n_logits} outputs but task.classes names {len(genome.task.classes)} classes",
                           where, locate(ids[genome.readout.id]))
+
+
+def _check_coding_version(obj: dict[str, Any], version: int, where: str) -> None:
+    """Before the schema: a coding newer than the genome's version (sigma-delta needs version 4) is named as such."""
+    coding = obj.get("coding")
+    scheme = coding.get("scheme") if isinstance(coding, dict) else None
+    rules = CODING_RULES.get(scheme) if isinstance(scheme, str) else None
+    if rules is not None and rules.names_min_version and version < rules.min_version:
+        raise DeployError(f"coding {scheme!r} needs genome version {rules.min_version} or later, this genome is "
+                          f"version {version}", where, "version")
 
 
 def _check_coding(genome: Genome, where: str, locate: Callable[[int], str]) -> None:

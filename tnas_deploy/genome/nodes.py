@@ -18,6 +18,9 @@ Shape = tuple[int, ...]
 
 #: Neuron models that fire at most once and take no parameters (the Stanojevic B1 neuron of TTFS genomes).
 FIRE_ONCE_MODELS = ("ttfs",)
+#: Neuron models without parameters: the TTFS neuron and Loihi 2's sigma-delta neuron (version 4, docs/sdnn.md),
+#: whose threshold the compile chooses.
+PARAMETERLESS_MODELS = FIRE_ONCE_MODELS + ("sigma_delta",)
 DEFAULT_NEURON_MODEL = "ttfs"
 
 
@@ -39,18 +42,18 @@ class NeuronSpec:
     #: Synaptic current time constant in steps; None means the current lasts one step.
     tau_current: float | None = None
 
-    MODELS: ClassVar[tuple[str, ...]] = ("ttfs", "if", "lif")
+    MODELS: ClassVar[tuple[str, ...]] = ("ttfs", "if", "lif", "sigma_delta")
     RESETS: ClassVar[tuple[str, ...]] = ("zero", "subtract")
 
     def __post_init__(self) -> None:
         if self.model not in self.MODELS:
             raise NodeError(f"unknown neuron model {self.model!r}; expected one of {list(self.MODELS)}", "neuron.model")
-        if self.model in FIRE_ONCE_MODELS:
+        if self.model in PARAMETERLESS_MODELS:
             # A TTFS neuron has no parameters; anything but the defaults would be silently ignored.
             for f in _neuron_fields():
                 if f.name != "model" and getattr(self, f.name) != f.default:
-                    raise NodeError(f"a 'ttfs' neuron takes no {f.name!r}; only 'if' and 'lif' neurons have it",
-                                    f"neuron.{f.name}")
+                    raise NodeError(f"a {self.model!r} neuron takes no {f.name!r}; only 'if' and 'lif' neurons "
+                                    "have it", f"neuron.{f.name}")
             return
         object.__setattr__(self, "threshold", _real(self.threshold, "neuron.threshold", 0.0, inclusive=False))
         if self.reset not in self.RESETS:
@@ -71,7 +74,7 @@ class NeuronSpec:
             object.__setattr__(self, "tau_current", _real(self.tau_current, "neuron.tau_current", 1.0))
 
     def to_json(self) -> dict[str, Any]:
-        if self.model in FIRE_ONCE_MODELS:
+        if self.model in PARAMETERLESS_MODELS:
             return {"model": self.model}   # as in version 1, so v1 genomes serialise unchanged
         return {"model": self.model, "threshold": self.threshold, "reset": self.reset, "tau": self.tau,
                 "decay_input": self.decay_input, "tau_current": self.tau_current}
@@ -82,10 +85,11 @@ class NeuronSpec:
         for key in obj:
             if key not in known:
                 raise NodeError(f"unknown neuron field {key!r}; expected some of {sorted(known)}", f"neuron.{key}")
-        if obj.get("model", DEFAULT_NEURON_MODEL) in FIRE_ONCE_MODELS:
+        model = obj.get("model", DEFAULT_NEURON_MODEL)
+        if model in PARAMETERLESS_MODELS:
             extra = sorted(set(obj) - {"model"})
             if extra:   # even a default value: a ttfs neuron is written {"model": "ttfs"} and nothing else
-                raise NodeError(f"a 'ttfs' neuron takes no {extra[0]!r}; only 'if' and 'lif' neurons have it",
+                raise NodeError(f"a {model!r} neuron takes no {extra[0]!r}; only 'if' and 'lif' neurons have it",
                                 f"neuron.{extra[0]}")
         return NeuronSpec(**obj)
 

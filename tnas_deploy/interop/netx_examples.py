@@ -11,7 +11,12 @@ Inputs are intensities in [0, 1] (the imported genomes' `coding.input`), sent as
 * `mnist`: seeded uniform intensities (lava-dl ships no MNIST digit beside the file);
 * `ntidigits` (axonal delays, an event input of 64 channels): windows of T steps of lava-dl's recorded input
   spike train (`gts/ntidigits/input.npy`, 64 x 3000, busy from about step 100 to 500), starting at steps 150,
-  200, 250, ... (shifted back to fit), each spike as x = 1/255: payload 1, the binary spike lava-dl sends.
+  200, 250, ... (shifted back to fit), each spike as x = 1/255: payload 1, the binary spike lava-dl sends;
+* `pilotnet_sdnn` and `pilotnet_sdnn_square` (sigma-delta networks, `gts/pilotnet_sdnn/network.net` and
+  `square_network.net`, whose input is the frame x 33 wide): sample 0 is lava-dl's PilotNet SDNN frame
+  (`gts/pilotnet_sdnn/input.npy`, signed integers -52..64 per pixel) offset by SDNN_OFFSET and / 255, so its payload
+  round(255 x) is the frame + 128 (a sigma-delta input is an unsigned 8-bit value: tnas-deploy's inputs are in
+  [0, 1]); the others are that frame with seeded noise.
 """
 from __future__ import annotations
 
@@ -30,7 +35,12 @@ EXAMPLES = {
     "mnist": ("mnist.net", None),
     "pilotnet": ("gts/pilotnet_lif/network.net", "gts/pilotnet_lif/image.npy"),
     "ntidigits": ("gts/ntidigits/ntidigits.net", "gts/ntidigits/input.npy"),
+    "pilotnet_sdnn": ("gts/pilotnet_sdnn/network.net", "gts/pilotnet_sdnn/input.npy"),
+    "pilotnet_sdnn_square": ("gts/pilotnet_sdnn/square_network.net", "gts/pilotnet_sdnn/input.npy"),
 }
+#: The sigma-delta examples: their frame is signed; sample 0's payload is the frame + SDNN_OFFSET.
+SDNN_EXAMPLES = ("pilotnet_sdnn", "pilotnet_sdnn_square")
+SDNN_OFFSET = 128
 #: ntidigits: the first window starts here, the next ones this many steps later.
 SPIKE_WINDOW_START, SPIKE_WINDOW_STRIDE = 150, 50
 #: Standard deviation of the noise (in intensity) added to the golden frame for the other samples.
@@ -62,6 +72,8 @@ def example_inputs(name: str, samples: int, input_shape: tuple[int, ...], seed: 
     drive = np.load(examples_dir() / drive_file)              # (x, y, channel); ntidigits (channel, time)
     if name == "ntidigits":
         return _spike_windows(drive, samples, input_shape, steps)
+    if name in SDNN_EXAMPLES:          # (x, y, channel, 1) signed integers; the square network takes x < 33
+        drive = np.asarray(drive, dtype=np.float64)[..., 0][:input_shape[-1]] + SDNN_OFFSET
     frame = np.asarray(drive, dtype=np.float64).transpose(2, 1, 0) / 255.0
     if frame.shape != tuple(input_shape):
         raise DeployError(f"holds a frame of shape {list(frame.shape)}; the network takes {list(input_shape)}",
@@ -78,4 +90,4 @@ def _spike_windows(spikes: np.ndarray, samples: int, input_shape: tuple[int, ...
     return np.stack(windows).reshape((samples, steps) + tuple(input_shape)) / 255.0
 
 
-__all__ = ["EXAMPLES", "example_file", "example_inputs", "examples_dir"]
+__all__ = ["EXAMPLES", "SDNN_EXAMPLES", "SDNN_OFFSET", "example_file", "example_inputs", "examples_dir"]

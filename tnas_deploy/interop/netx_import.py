@@ -11,7 +11,8 @@ state scale, at which every weight, threshold, bias and decay of the genome is t
 `tnas-deploy verify --backend netx` runs the file itself in netx to compare (`provenance.imported_from`,
 `imported_sha256`). A file whose last layer has no neuron and a bias is the one netx network the genome cannot
 hold exactly (netx adds that bias once, the genome's readout at every step): it imports without
-`chip_integers`, with a note.
+`chip_integers`, with a note. A file of sigma-delta neurons (type SDNN) becomes a sigma-delta genome
+(`netx_sdnn.py`).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from ..weights import Weights
 from .imported import ID_PATTERN, Imported, unique_id
 from .netx_average import average_readout
 from .netx_delay import netx_edge_delay
+from .netx_sdnn import import_netx_sdnn, is_sdnn
 from ..schemes.rate.netx import ACT_SHIFT, METADATA_KEY, VTH_MAX, dense_effect
 
 #: The genome's tau_current for netx's iDecay 0 (a current that never decays): 1 - 1/tau is exactly 1.0 in float.
@@ -71,8 +73,9 @@ def _neuron_spec(cfg: h5py.Group, path: Path, where: str, notes: list[str], inpu
     """A genome neuron from a netx CUBA neuron, in units of 64 state units (so weights stay the integers)."""
     kind = _text(_read(cfg, "type", path, where)).upper()
     if kind not in ("CUBA", "LOIHI"):
-        raise DeployError(f"neuron type {kind!r} has no tnas-deploy equivalent (only CUBA/LOIHI, Lava's LIF, imports; "
-                          "sigma-delta and resonate-and-fire neurons do not)", path, f"{where}/type")
+        raise DeployError(f"neuron type {kind!r} has no tnas-deploy equivalent here (CUBA/LOIHI, Lava's LIF, import "
+                          "as a rate genome, a file of SDNN neurons only as a sigma-delta genome; resonate-and-fire "
+                          "neurons do not import)", path, f"{where}/type")
     vth = _scalar(_read(cfg, "vThMant", path, where), path, f"{where}/vThMant")
     i_decay = _scalar(_read(cfg, "iDecay", path, where), path, f"{where}/iDecay")
     v_decay = _scalar(_read(cfg, "vDecay", path, where), path, f"{where}/vDecay")
@@ -121,6 +124,9 @@ def import_netx(path: str | Path, steps: int | None = None, name: str | None = N
             raise DeployError(f"expected layers 0..{len(keys) - 1}, found {keys}", path, "layer")
         t_sample = int(_scalar(f["simulation/tSample"][()], path, "simulation/tSample")) \
             if "simulation" in f and "tSample" in f["simulation"] else None
+        if is_sdnn(f["layer"]):                 # sigma-delta neurons: a sigma-delta genome (netx_sdnn.py)
+            return import_netx_sdnn(path, [f["layer"][k] for k in keys], steps if steps is not None else t_sample,
+                                    name, meta)
         return _import_layers([f["layer"][k] for k in keys], path, meta, steps, name, t_sample)
 
 

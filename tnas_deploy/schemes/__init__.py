@@ -10,9 +10,10 @@ from typing import Any
 from ..errors import DeployError
 from .base import CompileOptions, ExportRequest, Scheme
 from .rate import RateScheme
+from .sdnn import SdnnScheme
 from .ttfs import TtfsScheme
 
-SCHEMES: dict[str, Scheme] = {scheme.name: scheme for scheme in (TtfsScheme(), RateScheme())}
+SCHEMES: dict[str, Scheme] = {scheme.name: scheme for scheme in (TtfsScheme(), RateScheme(), SdnnScheme())}
 
 
 def scheme_named(name: str) -> Scheme:
@@ -31,4 +32,24 @@ def scheme_for(target: Any) -> Scheme:
     return scheme_named(coding if isinstance(coding, str) else coding.scheme)
 
 
-__all__ = ["SCHEMES", "CompileOptions", "ExportRequest", "Scheme", "scheme_for", "scheme_named"]
+def scheme_to_compile(genome: Any, coding: str | None) -> Scheme:
+    """The scheme that compiles `genome`: its own coding's, or with `--coding` that coding's scheme when it compiles
+    genomes of the genome's coding (sigma-delta lowers the ANN of a TTFS genome). Refuses the others, naming
+    --coding."""
+    own = scheme_for(genome)
+    if coding is None or coding == own.name:
+        return own
+    if coding not in SCHEMES:
+        raise DeployError(f"unknown coding {coding!r}; expected the genome's own ({own.name!r}) or one of "
+                          f"{sorted(SCHEMES)}", genome.source, "--coding")
+    scheme = SCHEMES[coding]
+    if own.name not in scheme.lowers_codings:
+        takes = [name for name, s in SCHEMES.items() if own.name in s.lowers_codings]
+        raise DeployError(f"a genome of coding {own.name!r} compiles as {own.name!r}"
+                          + "".join(f" or {t!r}" for t in takes)
+                          + f", not as {coding!r}" + (" (rate coding needs a trained rate model)"
+                                                      if coding == "rate" else ""), genome.source, "--coding")
+    return scheme
+
+
+__all__ = ["SCHEMES", "CompileOptions", "ExportRequest", "Scheme", "scheme_for", "scheme_named", "scheme_to_compile"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -37,8 +38,10 @@ Progress = Callable[[float], None]   # samples done since the last call (fractio
 class CompileOptions:
     """What `tnas-deploy compile` may be asked, in one typed object (None: the genome's or the default).
 
-    `steps`: steps per window (TTFS) or time steps T (rate); `margin`: TTFS window length over the largest
-    calibration activation; `analog_maxpool`: what a rate network does with a max-pool of analog values.
+    `steps`: steps per window (TTFS), time steps T (rate) or steps per inference (sigma-delta); `margin`: TTFS
+    window length over the largest calibration activation; `analog_maxpool`: what a rate network does with a
+    max-pool of analog values; `coding`: compile with this coding instead of the genome's own (a scheme that
+    `lowers_codings` the genome's); `delta_threshold`: sigma-delta threshold as a fraction of each layer's peak.
     """
 
     saturate: bool = False
@@ -46,6 +49,8 @@ class CompileOptions:
     steps: int | None = None
     analog_maxpool: str = "refuse"
     progress: bool = False
+    coding: str | None = None
+    delta_threshold: float | None = None
 
     def given(self) -> dict[str, Any]:
         """The options the user set (not at their defaults), by their command-line names."""
@@ -54,6 +59,8 @@ class CompileOptions:
             out["--margin"] = self.margin
         if self.analog_maxpool != "refuse":
             out["--analog-maxpool"] = self.analog_maxpool
+        if self.delta_threshold is not None:
+            out["--delta-threshold"] = self.delta_threshold
         return out
 
 
@@ -75,9 +82,14 @@ class Scheme(ABC):
     name: ClassVar[str]
     #: Compile options this coding does not take, each with the reason printed when a user passes it.
     refused_options: ClassVar[dict[str, str]] = {}
+    #: Codings of genomes this scheme also compiles (`compile --coding <name>`), besides genomes of its own coding.
+    lowers_codings: ClassVar[frozenset[str]] = frozenset()
     #: Foreign formats `export` writes for this coding; `export_refusals` says why not the others.
     exports: ClassVar[frozenset[str]] = frozenset()
     export_refusals: ClassVar[dict[str, str]] = {}
+    #: Bits of payload each spike carries (0: binary spikes); a chip must offer as many
+    #: (`resources.graded_spike_bits`) for the network to fit on it.
+    spike_payload_bits: ClassVar[int] = 0
 
     # -- compile ---------------------------------------------------------------------------------
     def check_options(self, options: CompileOptions, source: Path | None) -> None:
@@ -110,6 +122,13 @@ class Scheme(ABC):
     def run_lava(self, net: "CompiledNetwork", x: np.ndarray, progress: Progress | None = None,
                  timeout: float | None = None, hardware: bool = False) -> "tuple[SimResult, LavaTiming]":
         """One guarded run on Lava's CPU simulator (`fixed_pt`), or on Loihi 2 with `hardware`."""
+
+    def fast_compile_and_run(self, inputs: "CompileInputs", options: CompileOptions, x: np.ndarray
+                             ) -> "tuple[CompiledNetwork, SimResult, str] | None":
+        """The compiled network and its result on `x` by a faster path giving the same integers as `compile` and
+        `simulate` (the result's per-sample `counts` may be left empty), with the name of the path taken
+        (`fast_cost.estimate_cost`); None when the coding has none."""
+        return None
 
     # -- describing --------------------------------------------------------------------------------
     @abstractmethod
@@ -177,3 +196,23 @@ class Scheme(ABC):
 
     def write_export(self, fmt: str, request: ExportRequest) -> str:  # pragma: no cover - only for `exports`
         raise NotImplementedError(fmt)
+
+    # -- lava-dl netx (`export --format netx`, `verify --backend netx`): codings whose `exports` hold "netx" ---------
+    def compile_for_netx(self, inputs: "CompileInputs", steps: int | None, analog_maxpool: str) -> "CompiledNetwork":
+        """`export GENOME --format netx`: the genome compiled under netx's constraints."""
+        raise DeployError(f"{self.name} genomes are exported to netx from their compiled artifact: compile it, then "
+                          "export the .tdart", inputs.genome.source, "--format")
+
+    def export_netx(self, net: "CompiledNetwork", output: Path) -> list[str]:  # pragma: no cover - only for `exports`
+        """Write a compiled network as a netx file; returns the lines `export` prints."""
+        raise NotImplementedError("netx")
+
+    def netx_file(self, net: "CompiledNetwork", artifact: Path, given: Path | None
+                  ) -> "AbstractContextManager[tuple[Path, str]]":  # pragma: no cover - only for `exports`
+        """The netx file `verify --backend netx` runs for `net`, and how it was found (a phrase)."""
+        raise NotImplementedError("netx")
+
+    def run_netx(self, net: "CompiledNetwork", x: np.ndarray, path: Path, progress: Progress | None = None,
+                 timeout: float | None = None) -> "SimResult":  # pragma: no cover - only for `exports`
+        """Every sample of `x` through the netx file in lava-dl's netx, as a result comparable with `simulate`'s."""
+        raise NotImplementedError("netx")

@@ -33,9 +33,11 @@ NETX_FORMAT = "lava-dl netx"
 
 
 @contextmanager
-def netx_file(net: CompiledNetwork, artifact: Path, given: Path | None) -> Iterator[tuple[Path, str]]:
+def netx_file(net: CompiledNetwork, artifact: Path, given: Path | None,
+              export: Callable[[CompiledNetwork, Path], object] | None = None) -> Iterator[tuple[Path, str]]:
     """The netx file to run for `net` and how it was found (a phrase for the report line); module documentation.
-    A file given with --netx runs as it is (a network of other shapes is refused when it is built: `run_netx`)."""
+    A file given with --netx runs as it is (a network of other shapes is refused when it is built: `run_netx`).
+    `export(net, path)` writes the artifact's own netx file (the rate export when None; sigma-delta passes its own)."""
     provenance = net.provenance if isinstance(net.provenance, dict) else {}
     imported = provenance.get("imported_format") == NETX_FORMAT
     recorded = provenance.get("imported_sha256") if imported else None
@@ -59,11 +61,12 @@ def netx_file(net: CompiledNetwork, artifact: Path, given: Path | None) -> Itera
                               f"(provenance.imported_path), {why}; pass it with --netx FILE", artifact, "--backend")
         yield found, f"netx file {found} (the file the genome was imported from)"
         return
-    from .netx import export_netx
+    if export is None:
+        from .netx import export_netx as export
     with tempfile.TemporaryDirectory(prefix="tnas-netx-") as folder:
         path = Path(folder) / "export.net"
         try:
-            export_netx(net, path)
+            export(net, path)
         except DeployError as exc:
             raise DeployError(exc.message, artifact, exc.field) from None
         yield path, "tnas-deploy's netx export of the artifact"

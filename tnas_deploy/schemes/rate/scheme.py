@@ -19,7 +19,8 @@ from . import activity, compile, refsim
 
 class RateScheme(Scheme):
     name = "rate"
-    refused_options = {"--margin": "window margins apply to TTFS genomes only; this genome is rate-coded"}
+    refused_options = {"--margin": "window margins apply to TTFS genomes only; this genome is rate-coded",
+                       "--delta-threshold": "applies to sigma-delta coding only (--coding sdnn)"}
     exports = frozenset({"nir", "netx"})
 
     def compile(self, inputs: CompileInputs, options: CompileOptions) -> CompiledNetwork:
@@ -109,3 +110,24 @@ class RateScheme(Scheme):
         export_rate_nir(request.genome, request.weights, request.output, dt=request.dt)
         return (f"wrote {request.output} (NIR graph of a rate network, dt = {request.dt:g} s per step; timing and "
                 "readout in the 'tnas_deploy.rate' metadata, docs/interop.md)")
+
+    def compile_for_netx(self, inputs: CompileInputs, steps: int | None, analog_maxpool: str) -> CompiledNetwork:
+        from .netx import compile_for_netx
+        return compile_for_netx(inputs, steps=steps, analog_maxpool=analog_maxpool)
+
+    def export_netx(self, net: CompiledNetwork, output: Path) -> list[str]:
+        from .netx import export_netx
+        plan = export_netx(net, output)
+        layers = sum(1 for b in plan.blocks if b.kind in ("dense", "conv"))
+        return [f"wrote {output} (lava-dl netx, {layers} layers; load it with netx.hdf5.Network(path, "
+                "input_message_bits=8): docs/interop.md)"] + \
+            [f"note: bit-exact in Lava as long as {condition}" for condition in plan.conditions]
+
+    def netx_file(self, net: CompiledNetwork, artifact: Path, given: Path | None):
+        from .netx_verify import netx_file
+        return netx_file(net, artifact, given)
+
+    def run_netx(self, net: CompiledNetwork, x: np.ndarray, path: Path, progress: Progress | None = None,
+                 timeout: float | None = None) -> SimResult:
+        from .netx_verify import run_netx_result
+        return run_netx_result(net, x, path, progress=progress, timeout=timeout)

@@ -6,6 +6,7 @@ what still overflows (unless saturating).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,25 @@ from ...progress import progress_bar
 from ..base import CompileOptions
 from .layers import ReadoutLayer, TtfsLayer
 from .lowering import lower
-from .mapping import calibrate_windows, deltas
+from .mapping import Windows, calibrate_windows, deltas
 from .quantize import quantize
 from .bounds import worst_case
 from .refsim import simulate
 
 
-def compile_ttfs(inputs: CompileInputs, options: CompileOptions) -> CompiledNetwork:
+@dataclass(frozen=True)
+class Lowered:
+    """What compile decides before quantizing: the lowered layers, their windows and step values, K and margin."""
+
+    layers: list[Layer]
+    windows: Windows
+    deltas: dict[str, np.ndarray]
+    steps: int
+    margin: float
+
+
+def lower_for_compile(inputs: CompileInputs, options: CompileOptions) -> Lowered:
+    """Check K and the margin, lower the genome and choose the windows (on the calibration data if any)."""
     genome = inputs.genome
     time = genome.time
     K = options.steps if options.steps is not None else time.steps_per_window
@@ -37,24 +50,30 @@ def compile_ttfs(inputs: CompileInputs, options: CompileOptions) -> CompiledNetw
     layers = lower(genome, inputs.weights)
     x_cal = inputs.calibration.x if inputs.calibration is not None else None
     windows = calibrate_windows(layers, x_cal, margin)
-    dl = deltas(layers, windows, K)
+    return Lowered(layers, windows, deltas(layers, windows, K), K, margin)
+
+
+def compile_ttfs(inputs: CompileInputs, options: CompileOptions) -> CompiledNetwork:
+    low = lower_for_compile(inputs, options)
     net, headroom, drops, overflows = fit_state_scales(
-        lambda drops: _quantized_network(inputs, layers, windows, dl, K, margin, options.saturate, drops),
+        lambda drops: quantized_network(inputs, low, options.saturate, drops),
         lambda net: measure_headroom(net, inputs.calibration, options.progress), inputs.profile.require_format())
-    record_headroom(net, headroom, drops, overflows, options.saturate, genome.source)
+    record_headroom(net, headroom, drops, overflows, options.saturate, inputs.genome.source)
     return net
 
 
-def _quantized_network(inputs: CompileInputs, layers: list[Layer], windows, dl, K: int, margin: float,
-                       saturate: bool, drops: dict[str, int]) -> CompiledNetwork:
+def quantized_network(inputs: CompileInputs, low: Lowered, saturate: bool, drops: dict[str, int]) -> CompiledNetwork:
+    """The network quantized with each layer's state scale lowered by `drops[layer]` bits (one headroom round)."""
     genome = inputs.genome
+    K, windows = low.steps, low.windows
     try:
-        q = quantize(layers, dl, windows.length, K, inputs.profile.require_format(), saturate, drops)
+        q = quantize(low.layers, low.deltas, windows.length, K, inputs.profile.require_format(), saturate, drops)
     except OverflowReport as exc:
         raise OverflowReport(exc.message, genome.source, exc.field) from None
     return CompiledNetwork(
         steps=K, layers=q.layers, fmt=inputs.profile.require_format(), windows=windows.length,
-        window_method=windows.method, options={"saturate": saturate, "window_margin": margin, "steps_per_window": K},
+        window_method=windows.method, options={"saturate": saturate, "window_margin": low.margin,
+                                               "steps_per_window": K},
         notes=[n.to_json() for n in q.notes], quantization_error={k: round(v, 12) for k, v in q.weight_error.items()},
         **network_identity(inputs))
 

@@ -26,7 +26,8 @@ NETX_CANNOT_TTFS = (
 class TtfsScheme(Scheme):
     name = "ttfs"
     refused_options = {"--analog-maxpool": "applies to rate-coded genomes only (TTFS max-pooling is exact: the "
-                                           "earliest spike)"}
+                                           "earliest spike)",
+                       "--delta-threshold": "applies to sigma-delta coding only (--coding sdnn)"}
     exports = frozenset({"nir"})
     export_refusals = {"netx": NETX_CANNOT_TTFS}
 
@@ -49,6 +50,11 @@ class TtfsScheme(Scheme):
                  timeout: float | None = None, hardware: bool = False):
         from .lava.runner import run_lava   # imports Lava
         return run_lava(net, x, progress=progress, timeout=timeout, hardware=hardware)
+
+    def fast_compile_and_run(self, inputs: CompileInputs, options: CompileOptions, x: np.ndarray
+                             ) -> tuple[CompiledNetwork, SimResult, str]:
+        from .fast import compile_and_run   # imports torch
+        return compile_and_run(inputs, options, x, counts=False)
 
     def total_steps(self, net: CompiledNetwork) -> int:
         return bounds.total_steps(net)

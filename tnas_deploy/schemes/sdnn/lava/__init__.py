@@ -1,0 +1,1 @@
+"""Lava (fixed_pt) execution of compiled sigma-delta networks: Lava's own SigmaDelta and Dense/Sparse processes."""
