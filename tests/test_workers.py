@@ -388,9 +388,15 @@ def test_workers_are_refused_where_they_do_not_apply(artifact, capsys) -> None:
     assert main(base + ["--workers", "0", "--backend", "lava"]) == 2
     assert main(base + ["--workers", "2"]) == 2          # the reference backend
     err = capsys.readouterr().err.splitlines()
-    assert err == ["tnas-deploy: error: --workers: expected a number of workers >= 1, got 0",
-                   "tnas-deploy: error: --workers: the reference backend runs in one process; --workers and "
-                   "--ray-address split --backend lava runs"]
+    refusal = ("tnas-deploy: error: --workers: the reference backend runs in one process; --workers and "
+               "--ray-address split --backend lava runs")
+    assert err == ["tnas-deploy: error: --workers: expected a number of workers >= 1, got 0", refusal]
+    golden = artifact.parent / "workers.golden.npz"
+    assert main(["golden", *base[1:], "-o", str(golden), "--no-progress"]) == 0
+    capsys.readouterr()
+    # verify against a golden file runs the reference unless --backend lava: --workers would do nothing
+    assert main(["verify", str(artifact), "--golden", str(golden), "--workers", "2"]) == 2
+    assert capsys.readouterr().err.splitlines() == [refusal]
     with socket.socket() as closed:                       # a port where nothing listens
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]

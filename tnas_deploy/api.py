@@ -118,10 +118,11 @@ def compile(genome: GenomeArg, weights: WeightsArg = None, profile: ProfileArg =
 
 def run(artifact_or_net: PathLike | CompiledNetwork, data: DataArg, backend: str = "reference",
         samples: int | None = None, timeout: float | None = None, window_us: float | None = None,
-        progress: Progress | None = None, workers: int | None = None, ray_address: str | None = None
+        progress: Progress | bool | None = None, workers: int | None = None, ray_address: str | None = None
         ) -> RunResult:
     """Run a compiled network (or an artifact file) on data with the `reference`, `lava` or `loihi2` backend.
-    `workers` > 1 or `ray_address` splits a `lava` run into slices over Ray workers (bit-identical results)."""
+    `workers` > 1 or `ray_address` splits a `lava` run into slices over Ray workers (bit-identical results);
+    `progress=True` shows the command line's progress bar on stderr."""
     from .regression import regression_block, regression_outputs
 
     net = network_of(artifact_or_net)
@@ -158,14 +159,15 @@ def verify(artifact_or_net: PathLike | CompiledNetwork, data: DataArg, backend: 
 
 def bench(target: PathLike, data: PathLike, profiles: Sequence[ProfileArg] | None = None, backend: str = "reference",
           calibration: PathLike | None = None, output: PathLike | None = None, samples: int | None = None,
-          compile_profile: str = "loihi2", window_us: float | None = None, static_mode: str = "whole-chip"
-          ) -> BenchReport:
-    """`tnas-deploy bench`: run, map and estimate on every profile, and write report.json/.md/.html to `output`."""
+          compile_profile: str = "loihi2", window_us: float | None = None, static_mode: str = "whole-chip",
+          progress: bool = False) -> BenchReport:
+    """`tnas-deploy bench`: run, map and estimate on every profile, and write report.json/.md/.html to `output`
+    (`progress=True`: the command line's progress bar on stderr)."""
     from .energy.bench import run_bench
 
     report, out_dir = run_bench(Path(target), Path(data), [profile_ref(p) for p in profiles] if profiles else None,
                                 backend, Path(calibration) if calibration is not None else None,
-                                Path(output) if output is not None else None, progress=False, samples=samples,
+                                Path(output) if output is not None else None, progress=progress, samples=samples,
                                 compile_profile=compile_profile, window_us=window_us, static_mode=static_mode)
     return BenchReport(report, str(out_dir))
 
@@ -194,14 +196,15 @@ def evaluate(genome: GenomeArg, weights: WeightsArg = None, data: DataArg | None
     return build_evaluation(net, result, activity, dataset, names, backend, origin, static_mode)
 
 
-def execute_backend(net: CompiledNetwork, x: Any, backend: str, progress: Progress | None = None,
+def execute_backend(net: CompiledNetwork, x: Any, backend: str, progress: Progress | bool | None = None,
                     timeout: float | None = None, workers: int | None = None,
                     ray_address: str | None = None) -> SimResult:
     """A backend's result on `x`: the reference simulator reports progress to `progress(samples done)`; Lava runs
     go through `runner.run_backend` (its checks and messages) without a progress bar."""
-    if backend == "reference" and workers in (None, 1) and ray_address is None:
-        return scheme_for(net).simulate(net, x, progress=progress)
+    bar = progress is True           # the command line's progress bar on stderr
+    if backend == "reference" and workers in (None, 1) and ray_address is None and not bar:
+        return scheme_for(net).simulate(net, x, progress=progress if callable(progress) else None)
     from .runner import run_backend
-    return run_backend(net, x, backend, progress=False, timeout=timeout, workers=workers,
+    return run_backend(net, x, backend, progress=bar, timeout=timeout, workers=workers,
                        ray_address=ray_address)[0]
 

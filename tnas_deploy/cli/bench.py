@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 #: What each `--static` mode charges, as the line under the table says it.
@@ -23,7 +24,7 @@ def command(args: argparse.Namespace) -> int:
     """Benchmark a network on hardware profiles and write a report (with --population: many genomes)."""
     import time
 
-    from ..energy.bench import run_bench
+    from .. import api
     from . import bench_population
 
     if args.population is not None or args.target is None:
@@ -33,10 +34,10 @@ def command(args: argparse.Namespace) -> int:
         return _codings(args)
 
     started = time.perf_counter()
-    report, out_dir = run_bench(args.target, args.input, args.profiles, args.backend, args.calibration, args.output,
-                                progress=not args.no_progress and not args.json, samples=args.samples,
-                                compile_profile=args.compile_profile, window_us=args.event_window_us,
-                                static_mode=args.static)
+    bench = api.bench(args.target, args.input, args.profiles, args.backend, args.calibration, args.output,
+                      samples=args.samples, compile_profile=args.compile_profile, window_us=args.event_window_us,
+                      static_mode=args.static, progress=not args.no_progress and not args.json)
+    report, out_dir = bench.report, Path(bench.output)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
         return 0

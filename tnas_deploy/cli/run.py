@@ -6,26 +6,20 @@ import argparse
 import json
 from typing import Any
 
-from .common import execute, load_run_inputs
+from .common import load_run_inputs
 
 
 def command(args: argparse.Namespace) -> int:
     """Run an artifact on input data and print (or write) the results."""
-    from ..regression import regression_block, regression_lines, regression_outputs
+    from .. import api
+    from ..regression import regression_lines
     from ..runner import save_result
 
     net, data = load_run_inputs(args)
-    result, seconds = execute(net, data.x, args.backend, args)
-    report: dict[str, Any] = {"artifact": str(args.artifact), "backend": args.backend, "samples": result.samples,
-                              "seconds": round(seconds, 3)}
-    outputs = regression_outputs(net)
-    if outputs:
-        report["regression"] = regression_block(result.logits, data.y, outputs)
-    elif data.y is not None:
-        report["accuracy"] = float((result.predictions == data.y).mean())
-    report["spikes_per_sample"] = {k: float(v["spikes"].mean()) for k, v in result.counts.items()
-                                   if k in result.spike_times}   # layers that spike (not views or the readout)
-    report["saturated_layers"] = [k for k, v in result.saturated.items() if v]
+    run = api.run(net, data, backend=args.backend, timeout=args.timeout,
+                  progress=not args.no_progress and not args.json, workers=args.workers, ray_address=args.ray_address)
+    result, seconds, outputs = run.result, run.seconds, run.regression is not None
+    report: dict[str, Any] = {"artifact": str(args.artifact), **run.to_dict()}
     if args.output:
         save_result(args.output, net, result, data)
         report["output"] = str(args.output)

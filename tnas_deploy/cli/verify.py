@@ -33,6 +33,9 @@ def command(args: argparse.Namespace) -> int:
                                   args.artifact)
         x = golden["x"][:args.samples] if args.samples else golden["x"]
         backend = args.backend or "reference"
+        if backend == "reference" and ((args.workers or 1) != 1 or args.ray_address is not None):
+            raise DeployError("the reference backend runs in one process; --workers and --ray-address split "
+                              "--backend lava runs", None, "--workers")
         result, note = _run(net, x, backend, args)
         expected = {k: (v[:len(x)] if k != "spike_times" else {n: a[:len(x)] for n, a in v.items()})
                     for k, v in golden.items() if k in ("spike_times", "readout", "predictions")}
