@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
 
 from tnas_deploy.artifact import load_artifact, save_artifact
@@ -33,9 +33,12 @@ def _compile(genome, weights, x, **kw):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1))
+@example(seed=278684)                 # loses a whole projection to rounding (found by CI)
 def test_every_integer_fits_its_register(seed: int) -> None:
     genome, weights = random_genome(seed)
-    net = _compile(genome, weights, random_inputs(genome, 8, seed))
+    # --saturate: a rare random genome has a projection whose weights all round to 0, which a plain compile
+    # refuses (lost_weights.py); its integers must fit their registers all the same
+    net = _compile(genome, weights, random_inputs(genome, 8, seed), saturate=True)
     fmt = net.fmt
     for layer in net.layers:
         if isinstance(layer, (TtfsLayer, ReadoutLayer)):
@@ -53,11 +56,18 @@ def test_every_integer_fits_its_register(seed: int) -> None:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1))
+@example(seed=278684)                 # loses a whole projection to rounding (found by CI)
 def test_quantized_logits_close_to_float_ttfs(seed: int) -> None:
     """8-bit weights and integer thresholds move the logits by a small fraction of their range."""
     genome, weights = random_genome(seed)
     x = random_inputs(genome, 16, seed)
-    net = _compile(genome, weights, x)
+    try:
+        net = _compile(genome, weights, x)
+    except OverflowReport as refused:
+        # the claim is about networks the compiler accepts: a rare random genome loses a whole projection to
+        # rounding, and compile refuses it by name (tested in test_hostile_inputs.py)
+        assert "round to 0" in refused.message
+        reject()
     layers = lower(genome, weights)
     windows = calibrate_windows(layers, x, genome.time.window_margin)
     ref = simulate_float(layers, windows, x, net.steps).logits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tnas_deploy.schemes import CompileOptions
@@ -117,8 +117,11 @@ def test_vectorised_simulator_equals_literal_simulation(seed: int) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1))
+@example(seed=278684)                 # loses a whole projection to rounding (found by CI)
 def test_closed_form_equals_stepwise(seed: int) -> None:
-    net, x = compile_random(seed)
+    # --saturate: some random genomes have a projection whose weights all round to 0, which a plain compile
+    # refuses (lost_weights.py); the closed form must equal stepping for those networks too
+    net, x = compile_random(seed, saturate=True)
     fast = simulate(net, x)
     slow = simulate(net, x, track_peaks=True)
     np.testing.assert_array_equal(fast.readout, slow.readout)
