@@ -17,6 +17,7 @@ from ...errors import DeployError
 from ...genome import Genome
 from ...genome import nodes as N
 from ...layers import Layer
+from ...linear_nodes import fold_batchnorm, linear_projection
 from ...projection import Projection
 from ...weights import Weights
 from .layers import SdnnFlattenLayer, SdnnInputLayer, SdnnMaxPoolLayer, SdnnReadoutLayer, SigmaDeltaLayer
@@ -80,15 +81,7 @@ def lower_sdnn(genome: Genome, weights: Weights) -> list[Layer]:
             continue
         if isinstance(node, (N.Conv2d, N.Dense, N.AvgPool2d)):
             src = source(node, srcs[0])
-            w = weights.get(node_id, {})
-            if isinstance(node, N.Conv2d):
-                proj = Projection(src.id, "conv2d", w["weight"], node.kernel, node.stride, node.padding)
-            elif isinstance(node, N.Dense):
-                proj = Projection(src.id, "dense", w["weight"])
-            else:
-                proj = Projection(src.id, "avgpool2d", np.full(shape[0], 1.0 / (node.kernel[0] * node.kernel[1])),
-                                  node.kernel, node.stride, node.padding)  # type: ignore[arg-type]
-            bias = np.asarray(w.get("bias", np.zeros(shape[0])), dtype=np.float64)
+            proj, bias = linear_projection(node, src.id, weights.get(node_id, {}), shape)
             lin = PendingLinear(node_id, (node_id,), [proj], bias, shape, src.window)
         elif isinstance(node, N.BatchNorm):
             src_id = srcs[0]
@@ -151,12 +144,6 @@ def _per_neuron(bias: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _fold_batchnorm(lin: PendingLinear, bn: dict[str, np.ndarray], eps: float) -> PendingLinear:
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta folded into the preceding linear map (per channel)."""
-    scale = bn["weight"] / np.sqrt(bn["running_var"] + eps)
-    projs = []
-    for p in lin.projections:
-        w = np.asarray(p.weight, dtype=np.float64)
-        w = w * scale.reshape((-1,) + (1,) * (w.ndim - 1)) if p.kind in ("dense", "conv2d") else w * scale
-        projs.append(Projection(p.source, p.kind, w, p.kernel, p.stride, p.padding))
-    bias = (lin.bias - bn["running_mean"]) * scale + bn["bias"]
+    """The chain `lin` with the batchnorm after it folded in (`linear_nodes.fold_batchnorm`)."""
+    projs, bias = fold_batchnorm(lin.projections, lin.bias, bn, eps)
     return PendingLinear(lin.first, lin.nodes, projs, bias, lin.shape, lin.window)

@@ -5,8 +5,8 @@ netx builds a sigma-delta file as a chain of blocks (docs/interop.md, "netx", si
 layer is a Delta encoder fed straight into its `a_in` (no synapse), every conv or dense layer a synapse and a
 SigmaDelta neuron (or a Sigma accumulator, `sigma_output`), each synapse one step late. This module feeds one
 sample's integer payloads into the input block, from Lava step `first_step` on, and records every block's
-graded messages at every step, with `lava/netx_io.py`'s memory-mapped recorders. Every sample is one Lava run
-through `lava_runtime.session.run_guarded` (always stopped, nothing left behind on any exit).
+graded messages at every step, with `rate/lava/netx_io.py`'s memory-mapped recorders (int32). Every sample is
+one Lava run through `lava_runtime.session.run_guarded` (always stopped, nothing left behind on any exit).
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _run_one(path: Path, payload: np.ndarray, run_steps: int, first_step: int, t
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from ...lava_runtime.session import lava_workdir, run_guarded
-    from .lava.netx_io import NETX_SDNN_IO_MODELS, GradedRecorder, GradedSource
+    from ..rate.lava.netx_io import NETX_IO_MODELS, NetxSource, SpikeRecorder
 
     netx = import_netx_package()
     with lava_workdir() as workdir:
@@ -69,18 +69,18 @@ def _run_one(path: Path, payload: np.ndarray, run_steps: int, first_step: int, t
         del mm
         progress_file = workdir / "progress"
         progress_file.write_bytes(np.zeros(1, dtype=np.int64).tobytes())
-        source = GradedSource(shape=shape, payload=str(payload_file), frames=len(ordered), first_step=first_step,
-                              progress=str(progress_file))
+        source = NetxSource(shape=shape, payload=str(payload_file), frames=len(ordered), first_step=first_step,
+                            progress=str(progress_file), dtype="int32")
         source.s_out.connect(port)
-        model_map: dict[Any, type] = {source: NETX_SDNN_IO_MODELS[GradedSource]}
+        model_map: dict[Any, type] = {source: NETX_IO_MODELS[NetxSource]}
         records = []
         for i, block in enumerate(net.layers):
             record = workdir / f"block{i}.i32"
             size = int(np.prod(block.out.shape))
             np.memmap(record, dtype=np.int32, mode="w+", shape=(run_steps, size)).flush()
-            recorder = GradedRecorder(shape=tuple(block.out.shape), record=str(record), steps=run_steps)
+            recorder = SpikeRecorder(shape=tuple(block.out.shape), record=str(record), steps=run_steps, dtype="int32")
             block.out.connect(recorder.a_in)
-            model_map[recorder] = NETX_SDNN_IO_MODELS[GradedRecorder]
+            model_map[recorder] = NETX_IO_MODELS[SpikeRecorder]
             records.append((record, tuple(block.out.shape)))
         cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=model_map)
         run_guarded(net, RunSteps(num_steps=run_steps, blocking=False), cfg, progress_file, run_steps, run_steps,

@@ -15,6 +15,7 @@ from ...genome import Genome
 from ...genome import nodes as N
 from .layers import ConcatLayer, FlattenLayer, InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from ...layers import Layer
+from ...linear_nodes import fold_batchnorm, linear_projection
 from ...projection import Projection
 from ...weights import Weights
 
@@ -80,15 +81,7 @@ def lower(genome: Genome, weights: Weights) -> list[Layer]:
         srcs = list(node.forward_inputs)
         if isinstance(node, (N.Conv2d, N.Dense, N.AvgPool2d)):
             src = spike_source(node, srcs[0])
-            w = weights.get(node_id, {})
-            if isinstance(node, N.Conv2d):
-                proj = Projection(src.id, "conv2d", w["weight"], node.kernel, node.stride, node.padding)
-            elif isinstance(node, N.Dense):
-                proj = Projection(src.id, "dense", w["weight"])
-            else:
-                proj = Projection(src.id, "avgpool2d", np.full(shape[0], 1.0 / (node.kernel[0] * node.kernel[1])),
-                                  node.kernel, node.stride, node.padding)  # type: ignore[arg-type]
-            bias = np.asarray(w.get("bias", np.zeros(shape[0])), dtype=np.float64)
+            proj, bias = linear_projection(node, src.id, weights.get(node_id, {}), shape)
             lin = _Linear(node_id, (node_id,), [proj], bias, shape, src.window)
         elif isinstance(node, N.BatchNorm):
             src_id = srcs[0]
@@ -161,13 +154,6 @@ def _per_neuron(bias: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _fold_batchnorm(lin: _Linear, bn: dict[str, np.ndarray], eps: float) -> _Linear:
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta folded into the preceding linear map (per channel)."""
-    scale = bn["weight"] / np.sqrt(bn["running_var"] + eps)
-    projs = []
-    for p in lin.projections:
-        w = np.asarray(p.weight, dtype=np.float64)
-        w = w * scale.reshape((-1,) + (1,) * (w.ndim - 1)) if p.kind in ("dense", "conv2d") else w * scale
-        projs.append(Projection(p.source, p.kind, w, p.kernel, p.stride, p.padding, p.delay_windows))
-    bias = (lin.bias - bn["running_mean"]) * scale + bn["bias"]
+    """The chain `lin` with the batchnorm after it folded in (`linear_nodes.fold_batchnorm`)."""
+    projs, bias = fold_batchnorm(lin.projections, lin.bias, bn, eps)
     return _Linear(lin.first, lin.nodes, projs, bias, lin.shape, lin.window)
-

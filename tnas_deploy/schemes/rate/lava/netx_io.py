@@ -2,17 +2,19 @@
 
 netx builds its blocks from lava-nc's stock processes; these three sit around them:
 
-* `NetxSource` sends one sample's graded payloads (int32, 0..255) into the network's input port from a
-  memory-mapped file, starting at a given Lava step, and writes the time step done into `progress` (for
-  `lava_runtime.session.run_guarded`: progress, time-outs, stop);
-* `SpikeRecorder` writes the spikes of one block straight into a memory-mapped raster (steps, neurons):
-  reading a sink's Var with `get()` costs one message per element (../shared/LAVA_NOTES.md), which for the
-  large blocks of a PilotNet costs far more than the run itself;
+* `NetxSource` sends one sample's graded payloads (uint8 0..255 for rate networks, signed int32 for sigma-delta
+  ones) into the network's input port from a memory-mapped file, starting at a given Lava step, and writes the
+  time step done into `progress` (for `lava_runtime.session.run_guarded`: progress, time-outs, stop);
+* `SpikeRecorder` writes the spikes of one block straight into a memory-mapped raster (steps, neurons), as 0/1
+  (uint8) or, for graded messages, as the int32 payloads: reading a sink's Var with `get()` costs one message
+  per element (../shared/LAVA_NOTES.md), which for the large blocks of a PilotNet costs far more than the run
+  itself;
 * `VoltageProbe` reads a LIF's `v` through a RefPort after the last step (a membrane readout's value) and
   writes it into a memory-mapped file.
 
-Run them with `exception_proc_model_map` naming each instance's model (`NETX_IO_MODELS`): Lava's model search
-would otherwise execute every `.py` file in this directory.
+Both the rate and the sigma-delta netx runs use them (`schemes/rate/netx_run.py`, `schemes/sdnn/netx_run.py`). Run
+them with `exception_proc_model_map` naming each instance's model (`NETX_IO_MODELS`): Lava's model search would
+otherwise execute every `.py` file in this directory.
 """
 from __future__ import annotations
 
@@ -28,19 +30,22 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 
 class NetxSource(AbstractProcess):
-    """Sends frame k of `payload` (a uint8 memmap of shape (frames, *shape), in the port's order) at Lava step
-    `first_step` + k, zeros at every other step."""
+    """Sends frame k of `payload` (a memmap of `dtype`, "uint8" or "int32", of shape (frames, *shape), in the port's
+    order) at Lava step `first_step` + k, zeros at every other step."""
 
-    def __init__(self, *, shape: tuple[int, ...], payload: str, frames: int, first_step: int, progress: str) -> None:
-        super().__init__(shape=shape, payload=payload, frames=frames, first_step=first_step, progress=progress)
+    def __init__(self, *, shape: tuple[int, ...], payload: str, frames: int, first_step: int, progress: str,
+                 dtype: str = "uint8") -> None:
+        super().__init__(shape=shape, payload=payload, frames=frames, first_step=first_step, progress=progress,
+                         dtype=dtype)
         self.s_out = OutPort(shape=shape)
 
 
 class SpikeRecorder(AbstractProcess):
-    """Writes the spikes arriving at step t (1-based) into row t - 1 of `record`, a uint8 memmap (steps, size)."""
+    """Writes the messages arriving at step t (1-based) into row t - 1 of `record`, a memmap (steps, size): spikes
+    as 0/1 when `dtype` is "uint8", graded payloads as they are when it is "int32"."""
 
-    def __init__(self, *, shape: tuple[int, ...], record: str, steps: int) -> None:
-        super().__init__(shape=shape, record=record, steps=steps)
+    def __init__(self, *, shape: tuple[int, ...], record: str, steps: int, dtype: str = "uint8") -> None:
+        super().__init__(shape=shape, record=record, steps=steps, dtype=dtype)
         self.a_in = InPort(shape=shape)
 
 
@@ -71,7 +76,7 @@ class PyNetxSourceModel(PyLoihiProcessModel):
         out = self._zeros
         if 0 <= frame < p["frames"]:
             if self._payload is None:          # opened after Lava forked this process
-                self._payload = np.memmap(p["payload"], dtype=np.uint8, mode="r",
+                self._payload = np.memmap(p["payload"], dtype=p["dtype"], mode="r",
                                           shape=(p["frames"],) + tuple(p["shape"]))
             out = self._payload[frame].astype(np.int32)
         self.s_out.send(out)
@@ -92,12 +97,12 @@ class PySpikeRecorderModel(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         p = self.proc_params
-        spikes = self.a_in.recv()
-        if self.time_step <= p["steps"] and np.any(spikes):
+        messages = np.asarray(self.a_in.recv()).reshape(-1)
+        if self.time_step <= p["steps"] and np.any(messages):
             if self._record is None:
-                self._record = np.memmap(p["record"], dtype=np.uint8, mode="r+",
+                self._record = np.memmap(p["record"], dtype=p["dtype"], mode="r+",
                                          shape=(p["steps"], int(np.prod(p["shape"]))))
-            self._record[self.time_step - 1] = np.asarray(spikes).reshape(-1) != 0
+            self._record[self.time_step - 1] = messages != 0 if p["dtype"] == "uint8" else messages
 
 
 @implements(proc=VoltageProbe, protocol=LoihiProtocol)
