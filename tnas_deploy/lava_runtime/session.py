@@ -61,6 +61,24 @@ def lava_workdir() -> Iterator[Path]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def shared_array(path: Path, values: np.ndarray) -> str:
+    """Write `values` (their dtype and shape; an empty array as one zero) to `path` as a raw file that a run's
+    Lava processes map by name once they are forked; returns the path as a string for their parameters."""
+    values = np.asarray(values)
+    mm = np.memmap(path, dtype=values.dtype, mode="w+", shape=values.shape if values.size else (1,))
+    mm[:] = values if values.size else 0
+    mm.flush()
+    del mm
+    return str(path)
+
+
+def progress_file(workdir: Path) -> Path:
+    """`workdir/progress`, an int64 0: a run's input process writes the last step done into it (`run_guarded`)."""
+    path = workdir / "progress"
+    shared_array(path, np.zeros(1, dtype=np.int64))
+    return path
+
+
 def run_guarded(root, condition, cfg, progress_file: Path, total: int, period: int,
                 progress: Callable[[int], None] | None, timeout: float | None) -> None:
     """Run `root` under `condition` (non-blocking, `total` steps) and `cfg`, and stop it whatever happens.

@@ -64,7 +64,7 @@ def _run_one(path: Path, payload: np.ndarray, run_steps: int, timeout: float | N
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from ...lava_runtime.session import lava_workdir, run_guarded
+    from ...lava_runtime.session import lava_workdir, progress_file, run_guarded, shared_array
     from .lava.netx_io import NETX_IO_MODELS, NetxSource, SpikeRecorder, VoltageProbe
 
     netx = import_netx_package()
@@ -86,33 +86,28 @@ def _run_one(path: Path, payload: np.ndarray, run_steps: int, timeout: float | N
         frames = np.zeros((len(payload),) + shape, dtype=np.uint8)
         for t, frame in enumerate(payload):
             frames[t] = frame.transpose(2, 1, 0) if len(shape) == 3 else np.asarray(frame).reshape(shape)
-        payload_file = workdir / "payload.u8"
-        mm = np.memmap(payload_file, dtype=np.uint8, mode="w+", shape=frames.shape if frames.size else (1,))
-        mm[:] = frames if frames.size else 0
-        mm.flush()
-        del mm
-        progress_file = workdir / "progress"
-        progress_file.write_bytes(np.zeros(1, dtype=np.int64).tobytes())
-        source = NetxSource(shape=shape, payload=str(payload_file), frames=len(frames),
-                            first_step=2 if neurons_first else 1, progress=str(progress_file))
+        payload_file = shared_array(workdir / "payload.u8", frames)
+        progress = progress_file(workdir)
+        source = NetxSource(shape=shape, payload=payload_file, frames=len(frames),
+                            first_step=2 if neurons_first else 1, progress=str(progress))
         source.s_out.connect(port)
         model_map: dict[Any, type] = {source: NETX_IO_MODELS[NetxSource]}
         records = []
         for i, block in enumerate(net.layers):
             record = workdir / f"block{i}.u8"
             size = int(np.prod(block.out.shape))
-            np.memmap(record, dtype=np.uint8, mode="w+", shape=(run_steps, size)).flush()
+            shared_array(record, np.zeros((run_steps, size), dtype=np.uint8))
             recorder = SpikeRecorder(shape=tuple(block.out.shape), record=str(record), steps=run_steps)
             block.out.connect(recorder.a_in)
             model_map[recorder] = NETX_IO_MODELS[SpikeRecorder]
             records.append((record, tuple(block.out.shape)))
         last = net.layers[-1].neuron
         v_file = workdir / "v.i64"
-        np.memmap(v_file, dtype=np.int64, mode="w+", shape=(int(np.prod(last.v.shape)),)).flush()
+        shared_array(v_file, np.zeros(int(np.prod(last.v.shape)), dtype=np.int64))
         probe = VoltageProbe(var=last.v, record=str(v_file), steps=run_steps)
         model_map[probe] = NETX_IO_MODELS[VoltageProbe]
         cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=model_map)
-        run_guarded(net, RunSteps(num_steps=run_steps, blocking=False), cfg, progress_file, run_steps, run_steps,
+        run_guarded(net, RunSteps(num_steps=run_steps, blocking=False), cfg, progress, run_steps, run_steps,
                     None, timeout)
         rasters = []
         for record, xyc in records:

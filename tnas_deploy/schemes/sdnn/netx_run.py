@@ -40,7 +40,7 @@ def _run_one(path: Path, payload: np.ndarray, run_steps: int, first_step: int, t
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from ...lava_runtime.session import lava_workdir, run_guarded
+    from ...lava_runtime.session import lava_workdir, progress_file, run_guarded, shared_array
     from ..rate.lava.netx_io import NETX_IO_MODELS, NetxSource, SpikeRecorder
 
     netx = import_netx_package()
@@ -62,28 +62,23 @@ def _run_one(path: Path, payload: np.ndarray, run_steps: int, first_step: int, t
                               f"samples have shape {list(frames.shape[1:])}: another network", path, "layer/0")
         ordered = np.stack([f.transpose(2, 1, 0) if len(shape) == 3 else f.reshape(shape) for f in frames]) \
             if len(frames) else np.zeros((0,) + shape)
-        payload_file = workdir / "payload.i32"
-        mm = np.memmap(payload_file, dtype=np.int32, mode="w+", shape=ordered.shape if ordered.size else (1,))
-        mm[:] = ordered.astype(np.int32) if ordered.size else 0
-        mm.flush()
-        del mm
-        progress_file = workdir / "progress"
-        progress_file.write_bytes(np.zeros(1, dtype=np.int64).tobytes())
-        source = NetxSource(shape=shape, payload=str(payload_file), frames=len(ordered), first_step=first_step,
-                            progress=str(progress_file), dtype="int32")
+        payload_file = shared_array(workdir / "payload.i32", ordered.astype(np.int32))
+        progress = progress_file(workdir)
+        source = NetxSource(shape=shape, payload=payload_file, frames=len(ordered), first_step=first_step,
+                            progress=str(progress), dtype="int32")
         source.s_out.connect(port)
         model_map: dict[Any, type] = {source: NETX_IO_MODELS[NetxSource]}
         records = []
         for i, block in enumerate(net.layers):
             record = workdir / f"block{i}.i32"
             size = int(np.prod(block.out.shape))
-            np.memmap(record, dtype=np.int32, mode="w+", shape=(run_steps, size)).flush()
+            shared_array(record, np.zeros((run_steps, size), dtype=np.int32))
             recorder = SpikeRecorder(shape=tuple(block.out.shape), record=str(record), steps=run_steps, dtype="int32")
             block.out.connect(recorder.a_in)
             model_map[recorder] = NETX_IO_MODELS[SpikeRecorder]
             records.append((record, tuple(block.out.shape)))
         cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=model_map)
-        run_guarded(net, RunSteps(num_steps=run_steps, blocking=False), cfg, progress_file, run_steps, run_steps,
+        run_guarded(net, RunSteps(num_steps=run_steps, blocking=False), cfg, progress, run_steps, run_steps,
                     None, timeout)
         messages = []
         for record, xyc in records:

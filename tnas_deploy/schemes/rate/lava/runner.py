@@ -125,6 +125,7 @@ def build_rate_network(net: CompiledNetwork, payload: np.ndarray, workdir: Path)
 
     from ....lava_runtime.models import PyPeriodicDelayDenseModel, PySpikeDelayModel
     from ....lava_runtime.processes import SpikeDelay
+    from ....lava_runtime.session import progress_file, shared_array
     from .models import RATE_MODELS
     from .processes import CubaNeuron, RateInput, RateReadout
 
@@ -136,20 +137,12 @@ def build_rate_network(net: CompiledNetwork, payload: np.ndarray, workdir: Path)
     records: dict[str, Path] = {}
 
     def record_file(layer_id: str, columns: int, dtype: type) -> str:
-        path = workdir / f"{layer_id}.rec"
-        mm = np.memmap(path, dtype=dtype, mode="w+", shape=(n, columns))
-        mm[:] = 0
-        mm.flush()
-        del mm
-        records[layer_id] = path
-        return str(path)
+        records[layer_id] = workdir / f"{layer_id}.rec"
+        return shared_array(records[layer_id], np.zeros((n, columns), dtype=dtype))
 
     payload_path = workdir / "payload.u8"
-    mm = np.memmap(payload_path, dtype=np.uint8, mode="w+", shape=(n, frames, int(np.prod(net.input_shape))))
-    mm[:] = payload.reshape(mm.shape)
-    mm.flush()
-    del mm
-    (workdir / "progress").write_bytes(np.zeros(1, dtype=np.int64).tobytes())
+    shared_array(payload_path, payload.reshape(n, frames, -1).astype(np.uint8))
+    progress_file(workdir)
 
     for layer in net.layers:
         if isinstance(layer, RateInputLayer):

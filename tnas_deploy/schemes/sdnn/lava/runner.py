@@ -39,6 +39,7 @@ def build_sdnn_network(net: CompiledNetwork, payload: np.ndarray, workdir: Path)
     from lava.proc.sdn.process import ActivationMode, SigmaDelta
     from lava.proc.sparse.process import Sparse
 
+    from ....lava_runtime.session import progress_file, shared_array
     from .models import SDNN_MODELS
     from .processes import SdnnInput, SdnnMaxPool
 
@@ -50,20 +51,12 @@ def build_sdnn_network(net: CompiledNetwork, payload: np.ndarray, workdir: Path)
     records: dict[str, Path] = {}
 
     def record_file(name: str, columns: int, dtype: type) -> str:
-        path = workdir / f"{name}.rec"
-        mm = np.memmap(path, dtype=dtype, mode="w+", shape=(n, columns))
-        mm[:] = 0
-        mm.flush()
-        del mm
-        records[name] = path
-        return str(path)
+        records[name] = workdir / f"{name}.rec"
+        return shared_array(records[name], np.zeros((n, columns), dtype=dtype))
 
     payload_path = workdir / "payload.u8"
-    mm = np.memmap(payload_path, dtype=np.uint8, mode="w+", shape=(n, int(np.prod(net.input_shape))))
-    mm[:] = payload.reshape(mm.shape)
-    mm.flush()
-    del mm
-    (workdir / "progress").write_bytes(np.zeros(1, dtype=np.int64).tobytes())
+    shared_array(payload_path, payload.reshape(n, -1).astype(np.uint8))
+    progress_file(workdir)
 
     for layer in net.layers:
         if isinstance(layer, SdnnInputLayer):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ....compiled import CompiledNetwork
-from ....lava_runtime.session import LavaTiming, lava_workdir, run_guarded
+from ....lava_runtime.session import LavaTiming, lava_workdir, progress_file, run_guarded, shared_array
 from ....fixed_point import encode_ttfs_input
 from ..layers import InputLayer, MaxPoolLayer, ReadoutLayer, TtfsLayer
 from ....result import SimResult
@@ -38,13 +38,8 @@ def build_network(net: CompiledNetwork, schedule: Schedule, x_steps: np.ndarray,
     records: dict[str, Path] = {}
 
     def record_file(layer_id: str, size: int, dtype: type, fill: int) -> str:
-        path = workdir / f"{layer_id}.rec"
-        mm = np.memmap(path, dtype=dtype, mode="w+", shape=(n, size))
-        mm[:] = fill
-        mm.flush()
-        del mm
-        records[layer_id] = path
-        return str(path)
+        records[layer_id] = workdir / f"{layer_id}.rec"
+        return shared_array(records[layer_id], np.full((n, size), fill, dtype=dtype))
 
     for layer in net.layers:
         timing = schedule.timing.get(layer.id)
@@ -89,7 +84,7 @@ def build_network(net: CompiledNetwork, schedule: Schedule, x_steps: np.ndarray,
                 model_map[syn] = PyDenseModelBitAcc if is_dense else PySparseModelBitAcc
                 src_port.connect(syn.s_in)
                 syn.a_out.connect(proc.a_in)
-    (workdir / "progress").write_bytes(np.zeros(1, dtype=np.int64).tobytes())
+    progress_file(workdir)
     return procs[net.layers[0].id], model_map, records
 
 
