@@ -1,12 +1,33 @@
-"""What every scheme's quantization shares: notes about a layer's variable, the quantized layers, and the rule that
-splits a projection's output channels into precision groups with their own weight exponents."""
+"""What every scheme's quantization shares: notes about a layer's variable, the quantized layers, the rule that
+splits a projection's output channels into precision groups with their own weight exponents, and the check that a
+genome's chip integers (`chip_integers`) are integers."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import OverflowReport
+from .fixed_point import INT
 from .layers import Layer
+
+#: How far a product of float genome numbers may lie from the integer it stands for (float rounding only).
+INTEGER_TOLERANCE = 1e-6
+#: The note every compile from a genome's chip integers carries.
+EXACT_NOTE = "compiled from the chip integers the genome records (chip_integers), not quantized again"
+
+
+def exact_integers(values: np.ndarray, what: str, layer: str, field: str) -> np.ndarray:
+    """`values` as int64 when each lies within INTEGER_TOLERANCE of an integer; else refuse naming the first."""
+    values = np.asarray(values, dtype=np.float64)
+    rounded = np.rint(values)
+    off = np.abs(values - rounded) > INTEGER_TOLERANCE * np.maximum(1.0, np.abs(values))
+    if np.any(off):
+        index = tuple(int(i) for i in np.argwhere(off)[0])
+        raise OverflowReport(f"{what} {values[index]:.9g} at index {list(index)} is not an integer number of state "
+                             "units at the genome's state scale (chip_integers): the chip cannot hold it exactly",
+                             None, f"layer {layer}: {field}")
+    return rounded.astype(INT)
 
 
 @dataclass

@@ -27,32 +27,14 @@ import numpy as np
 from ...errors import DeployError, OverflowReport
 from ...fixed_point import DECAY_UNITY, INT, NumericFormat
 from ...layers import Layer
-from ...quantization import QuantNote, QuantResult
+from ...quantization import EXACT_NOTE, INTEGER_TOLERANCE, QuantNote, QuantResult, exact_integers
 from .layers import CubaLayer, RateInputLayer, RateProjection, RateReadoutLayer
-
-#: How far a product of float genome numbers may lie from the integer it stands for (float rounding only).
-INTEGER_TOLERANCE = 1e-6
-#: The note every exact compile carries.
-EXACT_NOTE = "compiled from the chip integers the genome records (chip_integers), not quantized again"
-
-
-def _integers(values: np.ndarray, what: str, layer: str, field: str) -> np.ndarray:
-    """`values` as int64 when each lies within INTEGER_TOLERANCE of an integer; else refuse naming the first."""
-    values = np.asarray(values, dtype=np.float64)
-    rounded = np.rint(values)
-    off = np.abs(values - rounded) > INTEGER_TOLERANCE * np.maximum(1.0, np.abs(values))
-    if np.any(off):
-        index = tuple(int(i) for i in np.argwhere(off)[0])
-        raise OverflowReport(f"{what} {values[index]:.9g} at index {list(index)} is not an integer number of state "
-                             "units at the genome's state scale (chip_integers): the chip cannot hold it exactly",
-                             None, f"layer {layer}: {field}")
-    return rounded.astype(INT)
 
 
 def _weight_mantissas(p: RateProjection, layer: str, factor: float, fmt: NumericFormat) -> RateProjection:
     """The projection's synapses as mantissas << one shift (see the module documentation)."""
     dense = p.weight.toarray() if p.kind == "sparse" else np.asarray(p.weight, dtype=np.float64)
-    contributions = _integers(dense * factor, "a synapse's contribution", layer, "weight")
+    contributions = exact_integers(dense * factor, "a synapse's contribution", layer, "weight")
     nonzero = np.abs(contributions[contributions != 0])
     # the largest shift that divides every contribution: mantissas in their reduced form, the smallest any shift
     # gives (netx's stored integers when some are odd: shift 6, weight exponent 0)
@@ -86,7 +68,7 @@ def _trailing_zeros(values: np.ndarray) -> np.ndarray:
 
 def _bias(values: np.ndarray, layer: str, fmt: NumericFormat) -> np.ndarray:
     """Integer biases (state units) that one exponent per population writes as mantissa << exponent."""
-    b = _integers(values, "the bias", layer, "bias")
+    b = exact_integers(values, "the bias", layer, "bias")
     top = int(np.max(np.abs(b), initial=0))
     exp = 0
     while exp < fmt.bias_exp_max and top >> exp > fmt.bias_mant_max:
@@ -144,7 +126,7 @@ def exact_rate(layers: list[Layer], fmt: NumericFormat, scales: dict[str, float]
         elif isinstance(layer, CubaLayer):
             s = scale_of(layer)
             projs = mantissas(layer, s)
-            threshold = int(_integers(np.array([layer.threshold_float * s]), "the threshold", layer.id, "threshold")[0])
+            threshold = int(exact_integers(np.array([layer.threshold_float * s]), "the threshold", layer.id, "threshold")[0])
             step = 1 << fmt.threshold_shift
             if threshold % step or threshold > fmt.threshold_max:
                 raise OverflowReport(f"threshold {threshold} state units is not a multiple of {step} up to "

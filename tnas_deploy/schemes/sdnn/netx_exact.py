@@ -29,6 +29,7 @@ from ...errors import DeployError, OverflowReport
 from ...fixed_point import INT, SDNN_INPUT_LEVELS, NumericFormat
 from ...layers import Layer
 from ...projection import Projection
+from ...quantization import EXACT_NOTE, exact_integers
 from .layers import (
     SdnnFlattenLayer,
     SdnnInputLayer,
@@ -42,27 +43,10 @@ if TYPE_CHECKING:
     from ...compiled import CompiledNetwork
     from ..base import CompileOptions
 
-#: How far a product of float genome numbers may lie from the integer it stands for (float rounding only).
-INTEGER_TOLERANCE = 1e-6
-#: The note every exact compile carries.
-EXACT_NOTE = "compiled from the chip integers the genome records (chip_integers), not quantized again"
-
-
-def _integers(values: np.ndarray, what: str, layer: str, field: str) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    rounded = np.rint(values)
-    off = np.abs(values - rounded) > INTEGER_TOLERANCE * np.maximum(1.0, np.abs(values))
-    if np.any(off):
-        index = [int(i) for i in np.argwhere(off)[0]]
-        raise OverflowReport(f"{what} {values[tuple(index)]:.9g} at index {index} is not an integer number of state "
-                             "units at the genome's state scale (chip_integers): the chip cannot hold it exactly",
-                             None, f"layer {layer}: {field}")
-    return rounded.astype(INT)
-
 
 def _mantissas(p: Projection, layer: str, factor: float, fmt: NumericFormat) -> tuple[Projection, int]:
     """The projection's contributions `w x factor` as mantissas and one weight exponent (module documentation)."""
-    c = _integers(np.asarray(p.weight, dtype=np.float64) * factor, "a synapse's contribution", layer, "weight")
+    c = exact_integers(np.asarray(p.weight, dtype=np.float64) * factor, "a synapse's contribution", layer, "weight")
     nonzero = np.abs(c[c != 0])
     common = int(np.min(np.log2(nonzero & -nonzero))) if nonzero.size else 0
     exp = max(min(common, fmt.weight_exp_max), 0)
@@ -110,8 +94,8 @@ def exact_sdnn(layers: list[Layer], fmt: NumericFormat, chip: dict[str, Any], wh
                 raise OverflowReport("a linear population (UNIT mode) in a genome of chip integers: netx's sigma-delta "
                                      "neurons are ReLU", None, f"layer {layer.id}: activation")
             pairs = [_mantissas(p, layer.id, s / payload_scale[p.source], fmt) for p in layer.projections]
-            bias = _integers(np.asarray(layer.bias, dtype=np.float64) * s, "the bias", layer.id, "bias")
-            vth = 0 if readout else int(_integers(np.array([lookup(thresholds, layer, "thresholds") * s]),
+            bias = exact_integers(np.asarray(layer.bias, dtype=np.float64) * s, "the bias", layer.id, "bias")
+            vth = 0 if readout else int(exact_integers(np.array([lookup(thresholds, layer, "thresholds") * s]),
                                                   "the threshold", layer.id, "vth")[0])
             top = max(int(np.max(np.abs(bias), initial=0)), vth)
             if top > fmt.state_max:
