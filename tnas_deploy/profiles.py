@@ -6,12 +6,9 @@ taken as zero). See docs/profiles.md for the tables and keys.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from .errors import DeployError
 from .fixed_point import NumericFormat
 from .io_utils import sha256_file
 from .json_input import MAX_NESTING, nesting_depth
+from .parsed_files import ParsedFiles
 
 #: A profile name: it becomes part of file names, so only these characters, no leading dot (and no "..").
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
@@ -120,34 +118,16 @@ def resolve_profile(name_or_path: str) -> Path:
                       None, "--profile")
 
 
-#: Parsed profiles by (path as given, SHA-256 of the file's bytes), most recent last. An architecture search reads
-#: the same profiles for every candidate; the content hash (which the profile records anyway) makes an edited
-#: file a miss even when its size and timestamps do not change. Callers get copies (`_copied`).
+#: Parsed profiles, remembered by file content (`parsed_files`): an architecture search reads the same profiles for
+#: every candidate. Callers get copies (`_copied`).
 PROFILE_CACHE_SIZE = 32
-_parsed: OrderedDict[tuple[str, str], HardwareProfile] = OrderedDict()
-_parsed_lock = threading.Lock()
+_profiles: ParsedFiles[HardwareProfile] = ParsedFiles(PROFILE_CACHE_SIZE)
 
 
 def load_profile(name_or_path: str) -> HardwareProfile:
     """A bundled profile by name, or a profile file (`parse_profile`), parsed once per file content."""
     path = resolve_profile(name_or_path)
-    try:
-        key = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
-    except OSError:          # unreadable: parsing says why
-        return parse_profile(path)
-    with _parsed_lock:
-        cached = _parsed.get(key)
-        if cached is not None:
-            _parsed.move_to_end(key)
-    if cached is None:
-        cached = parse_profile(path)
-        if cached.sha256 != key[1]:           # the file changed while it was read: keep nothing
-            return cached
-        with _parsed_lock:
-            _parsed[key] = cached
-            if len(_parsed) > PROFILE_CACHE_SIZE:
-                _parsed.popitem(last=False)
-    return _copied(cached, path)
+    return _copied(_profiles.get(path, parse_profile), path)
 
 
 def _copied(profile: HardwareProfile, path: Path) -> HardwareProfile:

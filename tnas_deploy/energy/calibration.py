@@ -15,10 +15,7 @@ it), and must not be wider than those ratios rounded outward to the next 0.05: `
 """
 from __future__ import annotations
 
-import hashlib
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ import numpy as np
 import tomli
 
 from ..errors import DeployError
+from ..parsed_files import ParsedFiles
 from ..profiles import HardwareProfile
 
 #: What each kind of published number is, its unit and how one profile unit x one activity count converts to it.
@@ -227,37 +225,15 @@ def _profile_number(profile: HardwareProfile, key: str, path: Path) -> float:
 
 # ---- reading the table ----------------------------------------------------------------------------------
 
-#: Parsed tables by (path as given, SHA-256 of the file's bytes), most recent last: every energy estimate on a
-#: calibrated profile reads its table. Callers get copies (`_copied`).
+#: Parsed tables, remembered by file content (`parsed_files`): every energy estimate on a calibrated profile reads
+#: its table. Callers get copies (`_copied`).
 CALIBRATION_CACHE_SIZE = 32
-_parsed: OrderedDict[tuple[str, str], Calibration] = OrderedDict()
-_parsed_lock = threading.Lock()
+_tables: ParsedFiles[Calibration] = ParsedFiles(CALIBRATION_CACHE_SIZE)
 
 
 def load_calibration(path: Path) -> Calibration:
     """A calibration table (`parse_calibration`), parsed once per file content."""
-    try:
-        data = path.read_bytes()
-    except OSError:          # unreadable: parsing says why
-        return parse_calibration(path)
-    key = (str(path), hashlib.sha256(data).hexdigest())
-    with _parsed_lock:
-        cached = _parsed.get(key)
-        if cached is not None:
-            _parsed.move_to_end(key)
-    if cached is None:
-        cached = parse_calibration(path)
-        try:
-            unchanged = hashlib.sha256(path.read_bytes()).hexdigest() == key[1]
-        except OSError:
-            unchanged = False
-        if not unchanged:                     # the file changed while it was read: keep nothing
-            return cached
-        with _parsed_lock:
-            _parsed[key] = cached
-            if len(_parsed) > CALIBRATION_CACHE_SIZE:
-                _parsed.popitem(last=False)
-    return _copied(cached)
+    return _copied(_tables.get(path, parse_calibration))
 
 
 def _copied(calibration: Calibration) -> Calibration:
