@@ -111,7 +111,10 @@ def run_guarded(root, condition, cfg, progress_file: Path, total: int, period: i
                 # a worker that ended (a model raised, or it was killed), or a runtime service answering
                 # before the last step: a model failed, and Lava's stop() would wait for it forever
                 dead = ended(workers)
-                if dead or any(port.probe() for port in services):
+                answered = not dead and any(port.probe() for port in services)
+                if answered and int(done_at[0]) >= total:
+                    continue     # the last step was written after `step` was read: the run ended normally
+                if dead or answered:
                     raise BackendError(f"a Lava process failed at step {step} of {total}"
                                        + describe_dead_workers(root, dead))
                 if timeout is not None and time.monotonic() - started > timeout:
